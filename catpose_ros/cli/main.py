@@ -29,7 +29,7 @@ COMMAND_MODULES = ('demo', 'data', 'train', 'bag', 'benchmark')
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The top-level parser with every sub-command registered."""
+    """Build the top-level parser with every sub-command registered."""
     parser = argparse.ArgumentParser(
         prog='catpose', description='Category-level 6D pose estimation and tracking.')
     parser.add_argument('--log-level', default='INFO', help='DEBUG, INFO, WARNING or ERROR')

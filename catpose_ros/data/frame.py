@@ -73,7 +73,7 @@ class Frame:
     frame_id: str = ''
 
     def object_by_instance(self, instance_id: int) -> ObjectAnnotation:
-        """The annotation whose mask value is instance_id."""
+        """Return the annotation whose mask value is instance_id."""
         for obj in self.objects:
             if obj.instance_id == instance_id:
                 return obj

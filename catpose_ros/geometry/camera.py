@@ -47,7 +47,7 @@ class CameraIntrinsics:
                    int(width), int(height))
 
     def scaled(self, width: int, height: int) -> 'CameraIntrinsics':
-        """The same camera for an image resized to width x height."""
+        """Return the same camera for an image resized to width x height."""
         sx, sy = width / self.width, height / self.height
         return CameraIntrinsics(self.fx * sx, self.fy * sy, self.cx * sx, self.cy * sy,
                                 int(width), int(height))
