@@ -170,7 +170,8 @@ class RosbagsFactory:
         try:
             return self.typestore.fielddefs[name][1]
         except KeyError:
-            raise MessageTypeError('the %s typestore has no type %s' % (self.distro, name)) from None
+            raise MessageTypeError(
+                'the %s typestore has no type %s' % (self.distro, name)) from None
 
     def _default(self, spec) -> Any:
         from rosbags.interfaces import Nodetype
