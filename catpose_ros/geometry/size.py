@@ -1,0 +1,51 @@
+# Copyright 2026 The catpose_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Metric box size from the observed points, read in the estimated object frame.
+
+The object frame's origin is the centre of the tight box, so every extent is taken
+symmetric about the origin: extent = 2 * max(|lower quantile|, |upper quantile|). A depth
+camera sees only the near half of an object, so the size is the visible half mirrored
+about the estimated centre; this is why the rule is symmetric and not max - min. The
+quantiles ignore stray mask or flying-pixel outliers. For objects symmetric about y,
+x and z share one extent: the radius quantile of the points about the y axis.
+"""
+
+import numpy as np
+
+
+def to_object_frame(points_cam: np.ndarray, rotation: np.ndarray,
+                    translation: np.ndarray) -> np.ndarray:
+    """Map camera points (N, 3) into the object frame: p_obj = R^T (p_cam - t)."""
+    points_cam = np.asarray(points_cam, dtype=np.float64)
+    rotation = np.asarray(rotation, dtype=np.float64)
+    return (points_cam - np.asarray(translation, dtype=np.float64)) @ rotation
+
+
+def estimate_size(points_cam: np.ndarray, rotation: np.ndarray, translation: np.ndarray,
+                  symmetric: bool, lower: float = 0.02, upper: float = 0.98) -> np.ndarray:
+    """Return the box extents (x, y, z) in metres of an object seen as `points_cam`."""
+    if not 0.0 <= lower < upper <= 1.0:
+        raise ValueError('need 0 <= lower < upper <= 1, got %r, %r' % (lower, upper))
+    points_cam = np.asarray(points_cam)
+    if points_cam.ndim != 2 or points_cam.shape[1] != 3 or len(points_cam) == 0:
+        raise ValueError('need a non-empty (N, 3) point array, got shape %s'
+                         % (points_cam.shape,))
+    local = to_object_frame(points_cam, rotation, translation)
+    low, high = np.quantile(local, (lower, upper), axis=0)
+    extents = 2.0 * np.maximum(np.maximum(-low, high), 0.0)
+    if symmetric:
+        radius = np.hypot(local[:, 0], local[:, 2])
+        extents[[0, 2]] = 2.0 * np.quantile(radius, upper)
+    return extents
