@@ -1,0 +1,199 @@
+# Copyright 2026 The catpose_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Pose sampling: K guided candidates per object, cold and warm starts in one batch.
+
+The generic samplers (model/samplers.py) integrate the guided probability-flow ODE over
+9-D pose vectors [R[:, 0], R[:, 1], t - centroid]. This module decides where each row starts
+(cold: N(0, sigma(t0)^2) at t0; warm: previous pose + N(0, sigma(track_t0)^2) at
+track_t0), repeats each object's feature for its K candidates, re-orthonormalises the rotation
+afterwards, aggregates the candidates and, for K > 1, reports their spread as a ROS pose
+covariance.
+"""
+
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import torch
+
+from catpose_ros.geometry.rotation import (average_rotations, matrix_to_quaternion_wxyz_torch,
+                                           matrix_to_rotation_6d, rotation_6d_to_matrix)
+from catpose_ros.model.guidance import GuidanceConfig, make_guidance
+from catpose_ros.model.samplers import ddim_sample, pf_ode_sample
+from catpose_ros.model.sde import VESDE
+
+POSE_DIM = 9
+METHODS = ('ddim', 'pf_ode')
+AGGREGATIONS = ('first', 'mean')
+
+ScoreModel = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@dataclass
+class SamplerConfig:
+    """How poses are sampled.
+
+    method: 'ddim' (fixed `steps`, geometric in sigma) or 'pf_ode' (adaptive RK45 with rtol,
+    atol). t0 = 0.55 is GenPose's single-frame start, track_t0 = 0.15 its tracking start.
+    aggregation: 'first' returns candidate 0 (the others only measure the spread); 'mean'
+    is GenPose-style mean pooling (Markley quaternion mean, arithmetic mean translation).
+    """
+
+    method: str = 'ddim'
+    steps: int = 20
+    t0: float = 0.55
+    track_t0: float = 0.15
+    guidance: GuidanceConfig = field(default_factory=GuidanceConfig)
+    num_candidates: int = 1
+    aggregation: str = 'first'
+    rtol: float = 1e-5
+    atol: float = 1e-5
+    max_ode_steps: int = 1000
+
+    def __post_init__(self):
+        if self.method not in METHODS:
+            raise ValueError('method must be one of %s, got %r' % (METHODS, self.method))
+        if self.aggregation not in AGGREGATIONS:
+            raise ValueError('aggregation must be one of %s, got %r'
+                             % (AGGREGATIONS, self.aggregation))
+        if self.num_candidates < 1 or self.steps < 1:
+            raise ValueError('num_candidates and steps must be >= 1')
+        if not (0.0 < self.track_t0 <= 1.0 and 0.0 < self.t0 <= 1.0):
+            raise ValueError('t0 and track_t0 must lie in (0, 1]')
+        if isinstance(self.guidance, dict):
+            self.guidance = GuidanceConfig(**self.guidance)
+
+
+@dataclass
+class PoseSamples:
+    """Sampled poses [B, 9], all candidates [B, K, 9], their covariance and the cost.
+
+    covariance [B, 6, 6] is in ROS PoseWithCovariance order (x, y, z, rotation about the
+    camera's X, Y, Z) and is None when K == 1. nfe counts batched score evaluations.
+    """
+
+    poses: torch.Tensor
+    candidates: torch.Tensor
+    covariance: Optional[torch.Tensor]
+    nfe: int
+
+
+def orthonormalise_poses(x: torch.Tensor) -> torch.Tensor:
+    """Replace the 6D part of pose vectors [..., 9] by its Gram-Schmidt rotation."""
+    rotation6d = matrix_to_rotation_6d(rotation_6d_to_matrix(x[..., :6]))
+    return torch.cat((rotation6d, x[..., 6:]), dim=-1)
+
+
+def rotation_log(matrix: torch.Tensor) -> torch.Tensor:
+    """Map rotations [..., 3, 3] to rotation vectors [..., 3] (axis * angle in [0, pi])."""
+    q = matrix_to_quaternion_wxyz_torch(matrix)
+    q = torch.where(q[..., :1] < 0, -q, q)
+    w, v = q[..., 0], q[..., 1:]
+    norm = v.norm(dim=-1)
+    angle = 2.0 * torch.atan2(norm, w)
+    small = norm < 1e-7
+    gain = torch.where(small, 2.0 / w.clamp_min(1e-7), angle / norm.clamp_min(1e-12))
+    return v * gain[..., None]
+
+
+def mean_pose(candidates: torch.Tensor) -> torch.Tensor:
+    """Mean-pool candidates [B, K, 9]: Markley rotation mean and arithmetic mean translation."""
+    rotation = average_rotations(rotation_6d_to_matrix(candidates[..., :6]))
+    return torch.cat((matrix_to_rotation_6d(rotation), candidates[..., 6:].mean(1)), dim=-1)
+
+
+def pose_covariance(candidates: torch.Tensor) -> torch.Tensor:
+    """Return the sample covariance [B, 6, 6] of K > 1 candidates [B, K, 9].
+
+    Rotation deviations are the rotation vectors of R_k R_mean^T (R_mean: Markley mean), i.e.
+    small rotations about the fixed camera axes, as PoseWithCovariance defines them; they
+    equal R_mean log(R_mean^T R_k). Translation and rotation parts are centred on their
+    means and the estimate divides by K - 1.
+    """
+    count = candidates.shape[1]
+    if count < 2:
+        raise ValueError('a covariance needs at least 2 candidates, got %d' % count)
+    rotations = rotation_6d_to_matrix(candidates[..., :6])
+    reference = average_rotations(rotations)
+    deviations = rotation_log(rotations @ reference.transpose(-1, -2)[:, None])
+    vectors = torch.cat((candidates[..., 6:], deviations), dim=-1)
+    centred = vectors - vectors.mean(1, keepdim=True)
+    return centred.transpose(1, 2) @ centred / (count - 1)
+
+
+class PoseSampler:
+    """Sample object poses from a conditional score model with score-scaling guidance."""
+
+    def __init__(self, sde: VESDE, config: SamplerConfig):
+        self.sde = sde
+        self.config = config
+        self.guidance = make_guidance(config.guidance)
+
+    @torch.inference_mode()
+    def sample(self, score_model: ScoreModel, features: torch.Tensor,
+               init_poses: Optional[torch.Tensor] = None, warm: Optional[torch.Tensor] = None,
+               generator: Optional[torch.Generator] = None) -> PoseSamples:
+        """Sample poses for B objects with features [B, F].
+
+        score_model(x [M, 9], t [M], features [M, F]) -> score [M, 9]. Rows with warm [B]
+        true start from init_poses [B, 9] at track_t0; the others start from noise at t0.
+        warm defaults to all rows when init_poses is given, to none otherwise. A generator,
+        if given, must live on the features' device.
+        """
+        count = self.config.num_candidates
+        warm = self._warm_rows(features, init_poses, warm)
+        t0 = torch.where(warm, self.config.track_t0, self.config.t0).to(features.dtype)
+        centre = torch.zeros(features.shape[0], POSE_DIM, dtype=features.dtype,
+                             device=features.device)
+        if init_poses is not None:
+            centre = torch.where(warm[:, None], init_poses.to(features.dtype), centre)
+        t0 = t0.repeat_interleave(count)
+        x_init = centre.repeat_interleave(count, dim=0) + self.sde.prior_sample(
+            (t0.shape[0], POSE_DIM), t0, generator=generator)
+        repeated = features.repeat_interleave(count, dim=0)
+        x, nfe = self._integrate(lambda x, t: score_model(x, t, repeated), x_init, t0)
+        candidates = orthonormalise_poses(x).reshape(features.shape[0], count, POSE_DIM)
+        return PoseSamples(poses=self._aggregate(candidates), candidates=candidates,
+                           covariance=pose_covariance(candidates) if count > 1 else None,
+                           nfe=nfe)
+
+    def _warm_rows(self, features: torch.Tensor, init_poses: Optional[torch.Tensor],
+                   warm: Optional[torch.Tensor]) -> torch.Tensor:
+        if features.dim() != 2:
+            raise ValueError('features must be [B, F], got %s' % (tuple(features.shape),))
+        batch = features.shape[0]
+        if init_poses is not None and tuple(init_poses.shape) != (batch, POSE_DIM):
+            raise ValueError('init_poses must be [%d, 9], got %s'
+                             % (batch, tuple(init_poses.shape)))
+        if warm is None:
+            warm = torch.full((batch,), init_poses is not None, dtype=torch.bool)
+        warm = torch.as_tensor(warm, dtype=torch.bool).to(features.device)
+        if tuple(warm.shape) != (batch,):
+            raise ValueError('warm must be [%d], got %s' % (batch, tuple(warm.shape)))
+        if init_poses is None and bool(warm.any()):
+            raise ValueError('warm rows need init_poses')
+        return warm
+
+    def _integrate(self, score_fn, x_init: torch.Tensor, t0: torch.Tensor):
+        if self.config.method == 'ddim':
+            x = ddim_sample(score_fn, self.sde, x_init, t0, self.config.steps, self.guidance)
+            return x, self.config.steps
+        return pf_ode_sample(score_fn, self.sde, x_init, t0, self.guidance,
+                             rtol=self.config.rtol, atol=self.config.atol,
+                             max_steps=self.config.max_ode_steps)
+
+    def _aggregate(self, candidates: torch.Tensor) -> torch.Tensor:
+        if self.config.aggregation == 'mean' and candidates.shape[1] > 1:
+            return mean_pose(candidates)
+        return candidates[:, 0]
