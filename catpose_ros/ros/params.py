@@ -311,8 +311,9 @@ def load_params_file(path: str, node: Optional[str] = None) -> CatposeParams:
     return CatposeParams.from_dict(merged)
 
 
-def checkpoint_candidates(checkpoint: str, share_dir: Optional[str] = None) -> Tuple[Path, ...]:
-    """Return where a checkpoint is looked for: the given path, else the installed defaults."""
+def checkpoint_candidates(checkpoint: str, share_dir: Optional[str] = None,
+                          default_name: str = DEFAULT_CHECKPOINT_NAME) -> Tuple[Path, ...]:
+    """Return where a model file is looked for: the given path, else the installed defaults."""
     if checkpoint:
         return (Path(checkpoint).expanduser(),)
     package_dir = Path(__file__).resolve().parents[1]
@@ -322,15 +323,17 @@ def checkpoint_candidates(checkpoint: str, share_dir: Optional[str] = None) -> T
         # <prefix>/lib/pythonX.Y/site-packages/catpose_ros -> <prefix>/share/catpose_ros
         roots.append(package_dir.parents[3] / 'share' / 'catpose_ros')
     roots.append(package_dir.parent)  # a source checkout: <repo>/models
-    return tuple(dict.fromkeys(root / 'models' / DEFAULT_CHECKPOINT_NAME for root in roots))
+    return tuple(dict.fromkeys(root / 'models' / default_name for root in roots))
 
 
-def resolve_checkpoint(checkpoint: str, share_dir: Optional[str] = None) -> Path:
-    """Return the checkpoint file to load, or raise ModelNotFoundError saying what to do."""
-    candidates = checkpoint_candidates(checkpoint, share_dir)
+def resolve_checkpoint(checkpoint: str, share_dir: Optional[str] = None,
+                       default_name: str = DEFAULT_CHECKPOINT_NAME,
+                       parameter: str = 'model.checkpoint') -> Path:
+    """Return the model file to load, or raise ModelNotFoundError saying what to do."""
+    candidates = checkpoint_candidates(checkpoint, share_dir, default_name)
     for candidate in candidates:
         if candidate.is_file():
             return candidate
     raise ModelNotFoundError(
-        'no model checkpoint found (looked at: %s). Train one with `catpose train` or pass '
-        'model.checkpoint:=/path/to/model.pt' % ', '.join(str(c) for c in candidates))
+        'no model file found (looked at: %s); pass %s:=/path/to/file or install one there'
+        % (', '.join(str(c) for c in candidates), parameter))

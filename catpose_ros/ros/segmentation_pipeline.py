@@ -1,0 +1,173 @@
+# Copyright 2026 The catpose_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Everything the segmentation node does, without ROS: RGB (+ depth) in, instances out.
+
+Outputs follow the vision_msgs recommendation for segmentation: a mono16 instance label
+image (0 = background, value = instance id), a Detection2DArray whose `id` is that label
+value, LabelInfo for the category names, and optionally the depth masked to the instances.
+Every output carries the depth header when a depth image is given (the label image lies on
+the depth grid, which the pose node needs), else the RGB header.
+"""
+
+from dataclasses import dataclass, field
+import time
+from typing import Any, Dict, List, Optional
+
+import cv2
+import numpy as np
+
+from catpose_ros.categories import NOCS_CATEGORIES
+from catpose_ros.perception.segmentation import (Instance, instances_to_label_image,
+                                                 make_segmenter, mask_box, masked_depth)
+from catpose_ros.ros import conversions as conv
+from catpose_ros.ros.messages import MessageFactory
+from catpose_ros.ros.params import CatposeParams, resolve_checkpoint
+from catpose_ros.ros.pose_pipeline import LogRecord, resolve_device
+
+DEFAULT_SEGMENTER_WEIGHTS = 'maskrcnn_default.pt'
+RGB_BACKENDS = ('maskrcnn', 'detectron2')
+
+
+@dataclass
+class SegmentationOutputs:
+    """What one call of `SegmentationNodeCore.process` asks the node to publish."""
+
+    instances: Any = None
+    detections: Any = None
+    masked_depth: Any = None
+    instance_list: List[Instance] = field(default_factory=list)
+    skip_reason: Optional[str] = None
+    latency_ms: Dict[str, float] = field(default_factory=dict)
+    logs: List[LogRecord] = field(default_factory=list)
+
+
+def load_segmenter(params: CatposeParams, share_dir: Optional[str] = None):
+    """Build the RGB segmenter the parameters name; missing weights raise a clear error."""
+    backend = params.segmentation.backend
+    if backend not in RGB_BACKENDS:
+        raise ValueError('segmentation.backend %r does not segment RGB images; the '
+                         'segmentation node needs one of %s (external label images go '
+                         'straight to the pose node with segmentation_source:=topic)'
+                         % (backend, ', '.join(RGB_BACKENDS)))
+    weights = resolve_checkpoint(params.segmentation.weights, share_dir,
+                                 DEFAULT_SEGMENTER_WEIGHTS, 'segmentation.weights')
+    options = {'device': resolve_device(params.model.device),
+               'score_threshold': params.segmentation.score_threshold,
+               'min_mask_pixels': params.segmentation.min_mask_pixels}
+    if backend == 'maskrcnn':
+        return make_segmenter(backend, weights_path=str(weights), **options)
+    return make_segmenter(backend, config_path=str(weights.with_suffix('.yaml')),
+                          weights_path=str(weights), **options)
+
+
+class SegmentationNodeCore:
+    """The segmentation node's behaviour, ROS-free: segment, rasterise, build messages."""
+
+    def __init__(self, params: CatposeParams, segmenter: Any, factory: MessageFactory):
+        self.params = params
+        self.segmenter = segmenter
+        self.factory = factory
+        self.enabled = True
+        self.categories = list(getattr(segmenter, 'categories', None) or
+                               [c.name for c in NOCS_CATEGORIES])
+
+    @classmethod
+    def from_params(cls, params: CatposeParams, factory: MessageFactory,
+                    share_dir: Optional[str] = None) -> 'SegmentationNodeCore':
+        """Load the segmenter the parameters name and build the core around it."""
+        return cls(params, load_segmenter(params, share_dir), factory)
+
+    def label_info(self, stamp_ns: int = 0, frame_id: str = '') -> Any:
+        """Return the LabelInfo (published once, transient local): id -> category name."""
+        by_name = {c.name: c for c in NOCS_CATEGORIES}
+        categories = [by_name[name] if name in by_name else _AdHocCategory(index + 1, name)
+                      for index, name in enumerate(self.categories)]
+        return conv.label_info_msg(self.factory, conv.make_header(self.factory, stamp_ns,
+                                                                  frame_id),
+                                   self.params.segmentation.score_threshold, categories)
+
+    def process(self, rgb_msg: Any, depth_msg: Any = None,
+                now_ns: Optional[int] = None) -> SegmentationOutputs:
+        """Segment one frame; bad input is a skip with a reason, never an exception."""
+        outputs = SegmentationOutputs()
+        started = time.perf_counter()
+        reason = self._check(rgb_msg, depth_msg, now_ns)
+        if reason is None:
+            try:
+                self._segment(rgb_msg, depth_msg, outputs)
+            except conv.ConversionError as error:
+                reason = str(error)
+        if reason is not None:
+            outputs.skip_reason = reason
+            outputs.logs.append(LogRecord('warn', 'frame skipped: %s' % reason))
+        outputs.latency_ms['total'] = 1000.0 * (time.perf_counter() - started)
+        return outputs
+
+    def _check(self, rgb_msg: Any, depth_msg: Any, now_ns: Optional[int]) -> Optional[str]:
+        if not self.enabled:
+            return 'segmentation is disabled'
+        if rgb_msg is None:
+            return 'no RGB image for this frame'
+        stamp_ns = conv.stamp_to_ns(rgb_msg.header.stamp)
+        if depth_msg is not None:
+            offset = abs(conv.stamp_to_ns(depth_msg.header.stamp) - stamp_ns)
+            if offset > self.params.sync.slop * 1e9:
+                return 'depth stamp is %.3f s from the RGB stamp (sync.slop %.3f s)' % (
+                    offset / 1e9, self.params.sync.slop)
+        max_age = self.params.sync.max_input_age_s
+        if now_ns is not None and max_age > 0 and now_ns - stamp_ns > max_age * 1e9:
+            return 'stale frame: %.3f s old (sync.max_input_age_s %.3f s)' % (
+                (now_ns - stamp_ns) / 1e9, max_age)
+        return None
+
+    def _segment(self, rgb_msg: Any, depth_msg: Any, outputs: SegmentationOutputs) -> None:
+        rgb = conv.image_to_rgb(rgb_msg)
+        depth = None if depth_msg is None else conv.image_to_numpy(depth_msg)
+        started = time.perf_counter()
+        instances = self.segmenter.segment(rgb, depth)
+        outputs.latency_ms['segment'] = 1000.0 * (time.perf_counter() - started)
+        if depth is not None and depth.shape[:2] != rgb.shape[:2]:
+            instances = _resize_instances(instances, depth.shape[:2])
+        outputs.instance_list = instances
+        grid = rgb.shape[:2] if depth is None else depth.shape[:2]
+        header = conv.copy_header(self.factory, (depth_msg or rgb_msg).header)
+        outputs.instances = conv.numpy_to_image(
+            self.factory, instances_to_label_image(instances, grid), 'mono16', header)
+        outputs.detections = conv.detections_to_detection2d_array(self.factory, instances,
+                                                                  header)
+        if depth is not None:
+            outputs.masked_depth = conv.numpy_to_image(
+                self.factory, masked_depth(depth, instances), str(depth_msg.encoding), header)
+
+
+@dataclass(frozen=True)
+class _AdHocCategory:
+    """A category of a segmenter trained beyond the NOCS table (LabelInfo needs an id)."""
+
+    class_id: int
+    name: str
+
+
+def _resize_instances(instances: List[Instance], shape) -> List[Instance]:
+    """Move masks from the RGB grid to the depth grid (nearest neighbour)."""
+    height, width = int(shape[0]), int(shape[1])
+    resized = []
+    for instance in instances:
+        mask = cv2.resize(instance.mask.astype(np.uint8), (width, height),
+                          interpolation=cv2.INTER_NEAREST).astype(bool)
+        if mask.any():
+            resized.append(Instance(instance.instance_id, instance.category, mask,
+                                    instance.score, mask_box(mask)))
+    return resized
