@@ -304,7 +304,10 @@ def label_objects(label: Dict, path: Path,
 
 def read_frame(prefix: Path, subset: str, intrinsics: Optional[CameraIntrinsics] = None,
                model_sizes: Optional[Dict[str, np.ndarray]] = None) -> Frame:
-    """Read one NOCS frame (files ``<prefix>_*``) with its SPD label into a Frame."""
+    """Read one NOCS frame (files ``<prefix>_*``) with its SPD label into a Frame.
+
+    Without `intrinsics`, the subset's 640 x 480 camera is used, scaled to the image size.
+    """
     _check_subset(subset)
     prefix = Path(prefix)
     color = cv2.cvtColor(read_image(_file(prefix, '_color.png'), cv2.IMREAD_COLOR),
@@ -319,8 +322,11 @@ def read_frame(prefix: Path, subset: str, intrinsics: Optional[CameraIntrinsics]
     objects = label_objects(read_pickle(label_path), label_path, model_sizes)
     if not (color.shape[:2] == depth.shape == mask.shape):
         raise DatasetError('images of %s have different sizes' % prefix)
-    return Frame(color=color, depth=depth, mask=mask,
-                 intrinsics=intrinsics or default_intrinsics(subset), objects=objects,
+    if intrinsics is None:
+        intrinsics = default_intrinsics(subset)
+        if (intrinsics.height, intrinsics.width) != depth.shape:
+            intrinsics = intrinsics.scaled(depth.shape[1], depth.shape[0])
+    return Frame(color=color, depth=depth, mask=mask, intrinsics=intrinsics, objects=objects,
                  coord=coord, frame_id=str(prefix))
 
 
