@@ -15,10 +15,11 @@
 """Metric box size from the observed points, read in the estimated object frame.
 
 The object frame's origin is the centre of the tight box, so every extent is taken
-symmetric about the origin: extent = 2 * max(|lower quantile|, |upper quantile|). A depth
-camera sees only the near half of an object, so the size is the visible half mirrored
-about the estimated centre; this is why the rule is symmetric and not max - min. The
-quantiles ignore stray mask or flying-pixel outliers. For objects symmetric about y,
+symmetric about the origin: extent_i = 2 * quantile(|p_i|, q). A depth camera sees only
+the near half of an object, so the size is the visible half mirrored about the estimated
+centre; this is why the rule is symmetric and not max - min. The quantile ignores stray
+mask or flying-pixel outliers (up to 1 - q of the points); on an axis along which the
+points are uniform it shrinks the extent by the factor q. For objects symmetric about y,
 x and z share one extent: the radius quantile of the points about the y axis.
 """
 
@@ -34,17 +35,19 @@ def to_object_frame(points_cam: np.ndarray, rotation: np.ndarray,
 
 
 def estimate_size(points_cam: np.ndarray, rotation: np.ndarray, translation: np.ndarray,
-                  symmetric: bool, lower: float = 0.02, upper: float = 0.98) -> np.ndarray:
-    """Return the box extents (x, y, z) in metres of an object seen as `points_cam`."""
-    if not 0.0 <= lower < upper <= 1.0:
-        raise ValueError('need 0 <= lower < upper <= 1, got %r, %r' % (lower, upper))
+                  symmetric: bool, upper: float = 0.98) -> np.ndarray:
+    """Return the box extents (x, y, z) in metres of an object seen as `points_cam`.
+
+    `upper` is the quantile of the distances from the centre that counts as the surface.
+    """
+    if not 0.0 < upper <= 1.0:
+        raise ValueError('need 0 < upper <= 1, got %r' % (upper,))
     points_cam = np.asarray(points_cam)
     if points_cam.ndim != 2 or points_cam.shape[1] != 3 or len(points_cam) == 0:
         raise ValueError('need a non-empty (N, 3) point array, got shape %s'
                          % (points_cam.shape,))
     local = to_object_frame(points_cam, rotation, translation)
-    low, high = np.quantile(local, (lower, upper), axis=0)
-    extents = 2.0 * np.maximum(np.maximum(-low, high), 0.0)
+    extents = 2.0 * np.quantile(np.abs(local), upper, axis=0)
     if symmetric:
         radius = np.hypot(local[:, 0], local[:, 2])
         extents[[0, 2]] = 2.0 * np.quantile(radius, upper)

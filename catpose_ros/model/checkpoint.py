@@ -91,7 +91,7 @@ def load_checkpoint(path: PathLike, map_location: Union[str, torch.device] = 'cp
         model.load_state_dict(payload['state_dict'])
     except (RuntimeError, TypeError, AttributeError) as error:
         raise CheckpointError('%s: weights do not fit the stored model config: %s'
-                              % (path, error)) from error
+                              % (path, ' '.join(str(error).split()))) from error
     model.to(map_location).eval()
     metadata = dict(payload['metadata'])
     metadata.update(package_version=payload['package_version'],

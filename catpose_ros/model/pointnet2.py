@@ -41,6 +41,7 @@ from torch import nn
 _DISTANCE_CHUNK = 1 << 24
 
 
+@torch.no_grad()
 def furthest_point_sample(xyz: torch.Tensor, npoint: int) -> torch.Tensor:
     """Pick `npoint` indices per cloud (B, N, 3) by furthest point sampling from index 0."""
     batch, count, _ = xyz.shape
@@ -63,6 +64,7 @@ def gather_points(values: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     return values.gather(1, flat).reshape(index.shape + (channels,))
 
 
+@torch.no_grad()
 def ball_query(xyz: torch.Tensor, centres: torch.Tensor, radii: Sequence[float],
                nsamples: Sequence[int]) -> List[torch.Tensor]:
     """Neighbour indices (B, M, nsample) of each centre, one tensor per (radius, nsample).
