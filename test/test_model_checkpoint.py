@@ -53,11 +53,12 @@ def test_round_trip_restores_weights_config_and_metadata(saved, model):
     assert config == SMALL and not loaded.training
     for key, value in model.state_dict().items():
         torch.testing.assert_close(loaded.state_dict()[key], value, rtol=0, atol=0)
-    assert metadata['stage'] == 'joint' and metadata['epoch'] == 3 and metadata['step'] == 1200
+    extra = metadata['extra']
+    assert extra['stage'] == 'joint' and extra['epoch'] == 3 and extra['step'] == 1200
     assert metadata['package_version'] == catpose_ros.__version__
     assert metadata['format_version'] == FORMAT_VERSION
     assert metadata['categories'] == ['bottle', 'mug']
-    assert metadata['optimizer']['param_groups'][0]['lr'] == 1e-3
+    assert extra['optimizer']['param_groups'][0]['lr'] == 1e-3
     points = torch.rand(1, 256, 3, generator=torch.Generator().manual_seed(1))
     with torch.inference_mode():
         torch.testing.assert_close(loaded.encode(points), model.encode(points))

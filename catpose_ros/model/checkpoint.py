@@ -78,8 +78,8 @@ def load_checkpoint(path: PathLike, map_location: Union[str, torch.device] = 'cp
                     ) -> Tuple[CatPoseNet, ModelConfig, Dict[str, Any]]:
     """Return (model in eval mode on map_location, its config, metadata).
 
-    Metadata is the `extra` given at save time plus 'package_version', 'format_version'
-    and 'categories'.
+    Metadata holds 'extra' (the dict given at save time), 'package_version',
+    'format_version' and 'categories'.
     """
     payload = read_payload(path, map_location)
     try:
@@ -93,10 +93,10 @@ def load_checkpoint(path: PathLike, map_location: Union[str, torch.device] = 'cp
         raise CheckpointError('%s: weights do not fit the stored model config: %s'
                               % (path, ' '.join(str(error).split()))) from error
     model.to(map_location).eval()
-    metadata = dict(payload['metadata'])
-    metadata.update(package_version=payload['package_version'],
-                    format_version=payload['format_version'],
-                    categories=list(payload['categories']))
+    metadata = {'extra': dict(payload['metadata']),
+                'package_version': payload['package_version'],
+                'format_version': payload['format_version'],
+                'categories': list(payload['categories'])}
     return model, config, metadata
 
 
