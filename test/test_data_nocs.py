@@ -188,3 +188,37 @@ def test_gts_round_trip(tmp_path):
     nocs.write_pickle(path, gts)
     with pytest.raises(nocs.DatasetError, match='gt_RTs'):
         nocs.read_gts(path)
+
+
+def face_frame(subset: str, width: int = 160, height: int = 120) -> Frame:
+    """One box seen through its camera-facing face, with the NOCS map of that face."""
+    intrinsics = nocs.default_intrinsics(subset).scaled(width, height)
+    v, u = np.mgrid[0:height, 0:width]
+    rays = np.stack(((u - intrinsics.cx) / intrinsics.fx, (v - intrinsics.cy) / intrinsics.fy,
+                     np.ones(u.shape)), axis=-1)
+    rotation = Rotation.from_euler('zx', [35, 15], degrees=True).as_matrix()
+    translation, size = np.array([0.03, -0.02, 0.7]), np.array([0.2, 0.15, 0.12])
+    normal = rotation[:, 2]
+    depth = (translation - 0.5 * size[2] * normal) @ normal / (rays @ normal)
+    local = (rays * depth[..., None] - translation) @ rotation
+    hit = np.all(np.abs(local[..., :2]) < 0.5 * size[:2], axis=-1)
+    scale = np.linalg.norm(size)
+    coord = np.where(hit[..., None], local / scale + 0.5, 0.0)
+    obj = ObjectAnnotation(1, 'laptop', rotation, translation, size)
+    return Frame(np.zeros((height, width, 3), np.uint8), np.where(hit, depth, 0.0),
+                 hit.astype(np.uint8), intrinsics, [obj], coord=coord)
+
+
+@pytest.mark.parametrize('subset', nocs.SUBSETS)
+def test_backprojected_depth_matches_the_coord_map(tmp_path, subset):
+    prefix = nocs.write_frame(tmp_path, 0, face_frame(subset), subset)
+    frame = nocs.read_frame(prefix, subset)
+    obj = frame.objects[0]
+    v, u = np.nonzero(frame.mask == obj.instance_id)
+    k = frame.intrinsics
+    z = frame.depth[v, u]
+    points = np.stack(((u - k.cx) * z / k.fx, (v - k.cy) * z / k.fy, z), axis=-1)
+    predicted = (points - obj.translation) @ obj.rotation / obj.scale + 0.5
+    # 1 mm depth steps and 1/255 colour steps bound the disagreement.
+    error = np.abs(predicted - frame.coord[v, u])
+    assert len(v) > 1000 and error.max() < 0.5 / 255 + 0.002 / obj.scale
