@@ -1,0 +1,268 @@
+# Copyright 2026 The catpose_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+
+"""Objects in a depth frame -> metric 6D poses and sizes, all objects in one batch.
+
+Per object: back-project its mask to exactly `num_points` camera-frame points, encode them
+once, sample a pose with the guided diffusion sampler (cold start from noise, or warm start
+from a previous pose when tracking), add the points' centroid back to the translation and
+read the box size from the points in the estimated object frame.
+"""
+
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+import time
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+
+from catpose_ros.categories import Category, category_by_name, UnknownCategoryError
+from catpose_ros.geometry.backprojection import (depth_to_meters, MaskShapeError,
+                                                 points_centroid, points_from_depth,
+                                                 resample_points, TooFewPointsError)
+from catpose_ros.geometry.camera import CameraIntrinsics
+from catpose_ros.geometry.rotation import matrix_to_quaternion_xyzw, rotation_6d_to_matrix
+from catpose_ros.geometry.size import estimate_size
+from catpose_ros.geometry.transforms import make_transform
+from catpose_ros.model.checkpoint import load_checkpoint
+from catpose_ros.model.pose_sampler import PoseSampler, SamplerConfig
+from catpose_ros.model.posenet import CatPoseNet
+from catpose_ros.perception.segmentation import Instance
+
+TIMING_KEYS = ('backproject', 'encode', 'sample', 'size', 'total')
+
+
+class InvalidInitPoseError(ValueError):
+    """Raised for a warm-start pose that is not a finite 4x4 rigid transform."""
+
+
+@dataclass
+class PoseEstimate:
+    """One object's pose (object -> camera, OpenCV optical frame) and metric box size."""
+
+    instance_id: int
+    category: str
+    rotation: np.ndarray            # (3, 3) object -> camera
+    translation: np.ndarray         # (3,) metres, camera optical frame
+    size: np.ndarray                # (3,) metric box extents along object x, y, z
+    covariance: Optional[np.ndarray]  # (6, 6) ROS order x, y, z, rotX, rotY, rotZ
+    score: float
+    num_points: int                 # valid depth points the object had
+    warm_started: bool
+
+    def pose(self) -> np.ndarray:
+        """Return the 4x4 object -> camera transform."""
+        return make_transform(self.rotation, self.translation)
+
+    def quaternion_xyzw(self) -> np.ndarray:
+        """Return the rotation as a ROS (x, y, z, w) quaternion."""
+        return matrix_to_quaternion_xyzw(self.rotation)
+
+
+@dataclass
+class EstimationResult:
+    """Estimates of one frame, the instances left out and why, and stage timings (ms)."""
+
+    estimates: List[PoseEstimate]
+    skipped: List[Tuple[int, str]] = field(default_factory=list)
+    timings_ms: Dict[str, float] = field(default_factory=dict)
+
+
+class PoseEstimator:
+    """Run the model on point clouds or on depth + instance masks.
+
+    The model is moved to `device` and put in eval mode. `seed` makes point resampling and
+    the sampler's noise reproducible.
+    """
+
+    def __init__(self, model: CatPoseNet, sampler_config: Optional[SamplerConfig] = None,
+                 device: Union[str, torch.device] = 'cpu', seed: Optional[int] = None,
+                 min_points: int = 50, min_depth: float = 0.1, max_depth: float = 4.0):
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.sampler_config = sampler_config or SamplerConfig()
+        self.sampler = PoseSampler(model.sde, self.sampler_config)
+        self.num_points = model.config.num_points
+        self.categories = tuple(model.config.categories)
+        self.min_points, self.min_depth, self.max_depth = min_points, min_depth, max_depth
+        self.rng = np.random.default_rng(seed)
+        self.generator = torch.Generator(device=self.device)
+        if seed is None:
+            self.generator.seed()
+        else:
+            self.generator.manual_seed(seed)
+
+    @classmethod
+    def from_checkpoint(cls, path, device: Union[str, torch.device] = 'cpu',
+                        sampler_config: Optional[SamplerConfig] = None,
+                        seed: Optional[int] = None, **kwargs) -> 'PoseEstimator':
+        """Load a checkpoint (CheckpointError if it is unusable) and wrap it."""
+        model, _, _ = load_checkpoint(path, map_location=device)
+        return cls(model, sampler_config, device, seed, **kwargs)
+
+    def category(self, name: str) -> Category:
+        """Return the category, UnknownCategoryError if the model was not trained on it."""
+        if name not in self.categories:
+            raise UnknownCategoryError('unknown category %r; the model knows: %s'
+                                       % (name, ', '.join(self.categories)))
+        return category_by_name(name)
+
+    def estimate_points(self, points: Sequence[np.ndarray], categories: Sequence[str],
+                        init_poses: Optional[Sequence[Optional[np.ndarray]]] = None,
+                        instance_ids: Optional[Sequence[int]] = None,
+                        scores: Optional[Sequence[float]] = None) -> List[PoseEstimate]:
+        """Estimate all objects in one batch from camera-frame clouds (N_i, 3).
+
+        Clouds of another size than `num_points` are resampled. An init pose (4x4) warm
+        starts its object (tracking); None starts it from noise.
+        """
+        return self._estimate(points, categories, init_poses, instance_ids, scores, None, {})
+
+    def estimate_from_depth(self, depth: np.ndarray, intrinsics: CameraIntrinsics,
+                            instances: Sequence[Instance], depth_scale: float = 0.001,
+                            init_poses: Optional[Dict[int, np.ndarray]] = None
+                            ) -> EstimationResult:
+        """Estimate every instance of a frame; bad instances are skipped with a reason.
+
+        Depth is raw (integers times depth_scale) or metres (floats). Only frame-level
+        errors raise (a depth image that does not fit the intrinsics).
+        """
+        timings = dict.fromkeys(TIMING_KEYS, 0.0)
+        init_poses = init_poses or {}
+        with _timed(timings, 'total'):
+            with _timed(timings, 'backproject'):
+                kept, skipped = self._backproject(depth, intrinsics, instances, depth_scale,
+                                                  init_poses)
+            estimates = self._estimate(
+                [k[1] for k in kept], [k[0].category for k in kept],
+                [init_poses.get(k[0].instance_id) for k in kept],
+                [k[0].instance_id for k in kept], [k[0].score for k in kept],
+                [k[2] for k in kept], timings) if kept else []
+        return EstimationResult(estimates, skipped, timings)
+
+    def _backproject(self, depth: np.ndarray, intrinsics: CameraIntrinsics,
+                     instances: Sequence[Instance], depth_scale: float,
+                     init_poses: Dict[int, np.ndarray]):
+        """Return ([(instance, points, num_valid)], [(instance_id, reason)])."""
+        depth_m = depth_to_meters(depth, depth_scale)
+        if depth_m.shape != (intrinsics.height, intrinsics.width):
+            raise ValueError('depth shape %s does not match the intrinsics (%d x %d)'
+                             % (depth_m.shape, intrinsics.height, intrinsics.width))
+        kept, skipped = [], []
+        for instance in instances:
+            try:
+                self.category(instance.category)
+                _check_init_pose(init_poses.get(instance.instance_id))
+                points, num_valid = points_from_depth(
+                    depth_m, instance.mask, intrinsics, self.num_points, self.min_points,
+                    1.0, self.min_depth, self.max_depth, self.rng)
+            except UnknownCategoryError as error:
+                skipped.append((instance.instance_id, str(error.args[0])))
+            except (TooFewPointsError, MaskShapeError, InvalidInitPoseError) as error:
+                skipped.append((instance.instance_id, str(error)))
+            else:
+                kept.append((instance, points, num_valid))
+        return kept, skipped
+
+    def _estimate(self, points, categories, init_poses, instance_ids, scores, num_valid,
+                  timings: Dict[str, float]) -> List[PoseEstimate]:
+        """Run the batch; fills timings' encode, sample and size entries."""
+        count = len(points)
+        init_poses = [None] * count if init_poses is None else list(init_poses)
+        instance_ids = list(range(count)) if instance_ids is None else list(instance_ids)
+        scores = [1.0] * count if scores is None else list(scores)
+        if not all(len(v) == count for v in (categories, init_poses, instance_ids, scores)):
+            raise ValueError('points, categories, init_poses, instance_ids and scores must '
+                             'have one entry per object')
+        if count == 0:
+            return []
+        kinds = [self.category(name) for name in categories]
+        for pose in init_poses:
+            _check_init_pose(pose)
+        clouds = np.stack([self._fixed_size(p) for p in points])
+        num_valid = [len(p) for p in points] if num_valid is None else list(num_valid)
+        with torch.inference_mode():
+            cloud = torch.as_tensor(clouds, device=self.device)
+            centroid = points_centroid(cloud)
+            with _timed(timings, 'encode', self.device):
+                features = self.model.encode(cloud)
+            warm, init = self._init_vectors(init_poses, centroid)
+            with _timed(timings, 'sample', self.device):
+                samples = self.sampler.sample(self.model.score, features, init, warm,
+                                              self.generator)
+            rotations = rotation_6d_to_matrix(samples.poses[:, :6]).double().cpu().numpy()
+            translations = (samples.poses[:, 6:] + centroid).double().cpu().numpy()
+            covariance = (None if samples.covariance is None
+                          else samples.covariance.double().cpu().numpy())
+        with _timed(timings, 'size'):
+            sizes = [estimate_size(clouds[i], rotations[i], translations[i],
+                                   kinds[i].symmetric_about_y) for i in range(count)]
+        return [PoseEstimate(
+            instance_id=int(instance_ids[i]), category=kinds[i].name, rotation=rotations[i],
+            translation=translations[i], size=sizes[i],
+            covariance=None if covariance is None else covariance[i],
+            score=float(scores[i]), num_points=int(num_valid[i]),
+            warm_started=init_poses[i] is not None) for i in range(count)]
+
+    def _fixed_size(self, points: np.ndarray) -> np.ndarray:
+        """Validate one cloud and bring it to `num_points` float32 points."""
+        points = np.asarray(points, dtype=np.float32)
+        if points.ndim != 2 or points.shape[1] != 3 or len(points) == 0:
+            raise ValueError('each cloud must be a non-empty (N, 3) array, got shape %s'
+                             % (points.shape,))
+        if not np.isfinite(points).all():
+            raise ValueError('point clouds must be finite')
+        if len(points) != self.num_points:
+            points = resample_points(points, self.num_points, self.rng)
+        return points
+
+    def _init_vectors(self, init_poses: Sequence[Optional[np.ndarray]],
+                      centroid: torch.Tensor):
+        """Return (warm (B,) bool, init (B, 9) or None): [R[:, 0], R[:, 1], t - centroid]."""
+        warm = torch.tensor([p is not None for p in init_poses], device=self.device)
+        if not bool(warm.any()):
+            return warm, None
+        poses = np.stack([np.eye(4) if p is None else np.asarray(p, np.float64)
+                          for p in init_poses])
+        poses = torch.as_tensor(poses, dtype=centroid.dtype, device=self.device)
+        init = torch.cat((poses[:, :3, 0], poses[:, :3, 1], poses[:, :3, 3] - centroid), -1)
+        return warm, init
+
+
+def _check_init_pose(pose: Optional[np.ndarray]):
+    """Accept None or a finite 4x4 matrix whose rotation block is orthonormal."""
+    if pose is None:
+        return
+    pose = np.asarray(pose, dtype=np.float64)
+    if pose.shape != (4, 4) or not np.isfinite(pose).all():
+        raise InvalidInitPoseError('init pose must be a finite 4x4 matrix, got shape %s'
+                                   % (pose.shape,))
+    rotation = pose[:3, :3]
+    if not np.allclose(rotation.T @ rotation, np.eye(3), atol=1e-3):
+        raise InvalidInitPoseError('init pose rotation block is not orthonormal')
+
+
+@contextmanager
+def _timed(timings: Dict[str, float], key: str,
+           device: Optional[torch.device] = None) -> Iterator[None]:
+    """Add the block's wall time in ms to timings[key], waiting for the GPU if there is one."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        if device is not None and device.type == 'cuda':
+            torch.cuda.synchronize(device)
+        timings[key] = timings.get(key, 0.0) + 1000.0 * (time.perf_counter() - started)
