@@ -52,12 +52,12 @@ def small_model(randomise_scores: bool = False) -> CatPoseNet:
 
 
 def blob(rng: np.random.Generator, centre, count: int = 600) -> np.ndarray:
-    """A 10 cm blob of camera-frame points."""
+    """Scatter camera-frame points over a 10 cm cube."""
     return (rng.uniform(-0.05, 0.05, size=(count, 3)) + centre).astype(np.float32)
 
 
 def frame():
-    """Depth (uint16 mm) of a table at 0.9 m with two boxes, plus the instances."""
+    """Build depth (uint16 mm) of a table at 0.9 m with two boxes, and the instances."""
     depth = np.full((120, 160), 900, np.uint16)
     depth[20:50, 20:60] = 700
     depth[60:100, 90:140] = 800
