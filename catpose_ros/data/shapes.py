@@ -161,7 +161,7 @@ def _signed_pow(x: np.ndarray, e: float) -> np.ndarray:
 
 def superellipsoid(half: np.ndarray, roundness: Tuple[float, float], centre=(0.0, 0.0, 0.0),
                    rings: int = 16, segments: int = 24, part: int = 0) -> Mesh:
-    """Rounded box with half extents `half`; roundness near 0 is boxy, 1 is an ellipsoid."""
+    """Mesh a rounded box of half extents `half`: roundness near 0 is boxy, 1 an ellipsoid."""
     e1, e2 = roundness
     eta = np.linspace(-np.pi / 2, np.pi / 2, rings + 2)[1:-1, None]
     omega = np.linspace(-np.pi, np.pi, segments, endpoint=False)[None]
@@ -187,7 +187,7 @@ def box(half: np.ndarray, centre=(0.0, 0.0, 0.0), part: int = 0) -> Mesh:
 
 
 def cylinder(radius: float, height: float, segments: int = 24, part: int = 0) -> Mesh:
-    """Closed cylinder along y, centred on the origin."""
+    """Mesh a closed cylinder along y, centred on the origin."""
     h = height / 2
     return lathe([[0, -h], [radius, -h], [radius, h], [0, h]], segments, part)
 
@@ -197,11 +197,11 @@ def _smooth_step(t: np.ndarray) -> np.ndarray:
 
 
 def _bottle(rng: np.random.Generator) -> Tuple[Mesh, Dict[str, float], Tuple[str, ...]]:
-    p = dict(width_ratio=rng.uniform(0.22, 0.45), body=rng.uniform(0.35, 0.65),
-             shoulder=rng.uniform(0.08, 0.3), neck_radius=rng.uniform(0.25, 0.5),
-             neck=rng.uniform(0.06, 0.2), shoulder_shape=rng.uniform(0.4, 2.5),
-             waist=rng.uniform(0.0, 0.12), cap=rng.uniform(0.0, 0.1),
-             cap_flare=rng.uniform(1.0, 1.25), base_bevel=rng.uniform(0.02, 0.12))
+    p = {'width_ratio': rng.uniform(0.22, 0.45), 'body': rng.uniform(0.35, 0.65),
+         'shoulder': rng.uniform(0.08, 0.3), 'neck_radius': rng.uniform(0.25, 0.5),
+         'neck': rng.uniform(0.06, 0.2), 'shoulder_shape': rng.uniform(0.4, 2.5),
+         'waist': rng.uniform(0.0, 0.12), 'cap': rng.uniform(0.0, 0.1),
+         'cap_flare': rng.uniform(1.0, 1.25), 'base_bevel': rng.uniform(0.02, 0.12)}
     y_body, y_neck = p['body'], p['body'] + p['shoulder']
     y_top = y_neck + p['neck']
     radius = p['width_ratio'] * (y_top + p['cap']) / 2
@@ -224,9 +224,9 @@ def _bottle(rng: np.random.Generator) -> Tuple[Mesh, Dict[str, float], Tuple[str
 
 
 def _bowl(rng: np.random.Generator) -> Tuple[Mesh, Dict[str, float], Tuple[str, ...]]:
-    p = dict(height=rng.uniform(0.3, 0.6), base=rng.uniform(0.3, 0.6),
-             curve=rng.uniform(0.5, 2.0), thickness=rng.uniform(0.02, 0.05),
-             foot=rng.uniform(0.0, 0.06), rim=rng.uniform(0.0, 0.03))
+    p = {'height': rng.uniform(0.3, 0.6), 'base': rng.uniform(0.3, 0.6),
+         'curve': rng.uniform(0.5, 2.0), 'thickness': rng.uniform(0.02, 0.05),
+         'foot': rng.uniform(0.0, 0.06), 'rim': rng.uniform(0.0, 0.03)}
     radius, h, th = 0.5, p['height'], p['thickness']
     base_r = radius * p['base']
     t = np.linspace(0, 1, 14)
@@ -248,9 +248,9 @@ def _bowl(rng: np.random.Generator) -> Tuple[Mesh, Dict[str, float], Tuple[str, 
 
 
 def _can(rng: np.random.Generator) -> Tuple[Mesh, Dict[str, float], Tuple[str, ...]]:
-    p = dict(radius=rng.uniform(0.22, 0.4), bottom_taper=rng.uniform(0.0, 0.15),
-             top_taper=rng.uniform(0.0, 0.15), taper_height=rng.uniform(0.03, 0.12),
-             recess=rng.uniform(0.005, 0.03))
+    p = {'radius': rng.uniform(0.22, 0.4), 'bottom_taper': rng.uniform(0.0, 0.15),
+         'top_taper': rng.uniform(0.0, 0.15), 'taper_height': rng.uniform(0.03, 0.12),
+         'recess': rng.uniform(0.005, 0.03)}
     r, h, th = p['radius'], 1.0, p['taper_height']
     rb, rt = r * (1 - p['bottom_taper']), r * (1 - p['top_taper'])
     pts = [[0, 0.01], [rb * 0.9, 0], [rb, 0.01], [r, th], [r, h - th], [rt, h - 0.01],
@@ -259,11 +259,11 @@ def _can(rng: np.random.Generator) -> Tuple[Mesh, Dict[str, float], Tuple[str, .
 
 
 def _mug(rng: np.random.Generator) -> Tuple[Mesh, Dict[str, float], Tuple[str, ...]]:
-    p = dict(radius=rng.uniform(0.34, 0.55), taper=rng.uniform(0.8, 1.1),
-             thickness=rng.uniform(0.03, 0.06), bottom=rng.uniform(0.04, 0.1),
-             handle_height=rng.uniform(0.45, 0.75), handle_reach=rng.uniform(0.2, 0.4),
-             handle_centre=rng.uniform(0.45, 0.55), handle_tube=rng.uniform(0.035, 0.07),
-             handle_squareness=rng.uniform(0.35, 0.75), handle_flat=rng.uniform(0.5, 1.0))
+    p = {'radius': rng.uniform(0.34, 0.55), 'taper': rng.uniform(0.8, 1.1),
+         'thickness': rng.uniform(0.03, 0.06), 'bottom': rng.uniform(0.04, 0.1),
+         'handle_height': rng.uniform(0.45, 0.75), 'handle_reach': rng.uniform(0.2, 0.4),
+         'handle_centre': rng.uniform(0.45, 0.55), 'handle_tube': rng.uniform(0.035, 0.07),
+         'handle_squareness': rng.uniform(0.35, 0.75), 'handle_flat': rng.uniform(0.5, 1.0)}
     r_top, r_bottom, h, th = p['radius'], p['radius'] * p['taper'], 1.0, p['thickness']
     pts = [[0, 0], [r_bottom * 0.92, 0], [r_bottom, 0.03], [r_top, h], [r_top - th, h],
            [r_bottom - th + 0.0, p['bottom']], [0, p['bottom']]]
@@ -308,9 +308,9 @@ def _tube(path: np.ndarray, radius_in_plane: float, radius_z: float, part: int,
 
 
 def _laptop(rng: np.random.Generator) -> Tuple[Mesh, Dict[str, float], Tuple[str, ...]]:
-    p = dict(depth=rng.uniform(0.62, 0.78), base_thickness=rng.uniform(0.035, 0.07),
-             lid_thickness=rng.uniform(0.015, 0.035), lid_angle=rng.uniform(60.0, 130.0),
-             lid_depth=rng.uniform(0.95, 1.0))
+    p = {'depth': rng.uniform(0.62, 0.78), 'base_thickness': rng.uniform(0.035, 0.07),
+         'lid_thickness': rng.uniform(0.015, 0.035), 'lid_angle': rng.uniform(60.0, 130.0),
+         'lid_depth': rng.uniform(0.95, 1.0)}
     w, d, tb, tl = 1.0, p['depth'], p['base_thickness'], p['lid_thickness']
     base = box(np.array([w / 2, tb / 2, d / 2]), (0, tb / 2, 0), part=0)
     lid_len = d * p['lid_depth']
@@ -325,11 +325,11 @@ def _laptop(rng: np.random.Generator) -> Tuple[Mesh, Dict[str, float], Tuple[str
 
 
 def _camera(rng: np.random.Generator) -> Tuple[Mesh, Dict[str, float], Tuple[str, ...]]:
-    p = dict(height=rng.uniform(0.5, 0.8), depth=rng.uniform(0.3, 0.7),
-             roundness=rng.uniform(0.1, 0.5), lens_radius=rng.uniform(0.18, 0.35),
-             lens_length=rng.uniform(0.2, 0.9), lens_offset=rng.uniform(-0.2, 0.2),
-             lens_step=rng.uniform(0.0, 1.0), grip=rng.uniform(0.0, 1.0),
-             prism=rng.uniform(0.0, 1.0))
+    p = {'height': rng.uniform(0.5, 0.8), 'depth': rng.uniform(0.3, 0.7),
+         'roundness': rng.uniform(0.1, 0.5), 'lens_radius': rng.uniform(0.18, 0.35),
+         'lens_length': rng.uniform(0.2, 0.9), 'lens_offset': rng.uniform(-0.2, 0.2),
+         'lens_step': rng.uniform(0.0, 1.0), 'grip': rng.uniform(0.0, 1.0),
+         'prism': rng.uniform(0.0, 1.0)}
     w, h, d = 1.0, p['height'], p['depth']
     lens_r = p['lens_radius'] * min(h, w)
     body = superellipsoid(np.array([w / 2, h / 2, d / 2]), (p['roundness'], p['roundness']))
@@ -360,7 +360,7 @@ _BUILDERS: Dict[str, Callable] = {
 
 
 def _normalise(mesh: Mesh) -> Tuple[np.ndarray, np.ndarray]:
-    """Centre the tight box on the origin and scale its diagonal to 1; return (vertices, extents)."""
+    """Centre the tight box on the origin, scale its diagonal to 1; return vertices, extents."""
     lo, hi = mesh.vertices.min(0), mesh.vertices.max(0)
     diag = float(np.linalg.norm(hi - lo))
     return (mesh.vertices - (lo + hi) / 2) / diag, (hi - lo) / diag
