@@ -191,3 +191,19 @@ def test_empty_batch_and_bad_inputs():
         SamplerConfig(method='euler')
     with pytest.raises(ValueError, match='aggregation'):
         SamplerConfig(aggregation='median')
+
+
+@pytest.mark.slow
+def test_benchmark_command_prints_every_row(capsys):
+    import argparse
+
+    from catpose_ros.cli import benchmark
+
+    parser = argparse.ArgumentParser()
+    benchmark.register(parser.add_subparsers())
+    args = parser.parse_args(['benchmark', '--device', 'cpu', '--repeats', '1', '--warmup',
+                              '0', '--steps', '2', '--threads', '1'])
+    assert args.func(args) == 0
+    output = capsys.readouterr().out
+    for row in ('encoder only', 'DDIM 2 steps', 'PF-ODE RK45, K=1', 'K=50, mean', 'total'):
+        assert row in output
