@@ -18,7 +18,10 @@ Same semantics as the compiled Pointnet2.PyTorch ops GenPose uses, without a CUD
 
 - furthest point sampling seeded at index 0 (a Python loop over the npoint samples with a
   vectorised distance update: 512 + 256 + 128 = 896 small steps per forward, about
-  3-4 tensor ops each, so its cost is launch-bound and nearly independent of batch size);
+  3-4 tensor ops each, so its cost is launch-bound and nearly independent of batch size;
+  on a 2-core CPU the 512-point level takes about 13 ms for one 1024-point cloud, a
+  quarter of the encoder). The kernel's skip of points with |p|^2 <= 1e-3 is left out:
+  camera-frame points beyond the 0.1 m minimum depth never meet it;
 - ball query: the first `nsample` in-radius points in index order, padded with the first
   hit (one exact pairwise distance matrix per level, shared by both radii, chunked over
   the batch to bound memory);
