@@ -48,8 +48,8 @@ class DepthNoiseConfig:
     edge_threshold_m: float = 0.02
     edge_dropout_probability: float = 0.6
     dark_dropout: bool = True
-    dark_threshold: float = 0.07
-    dark_dropout_probability: float = 0.8
+    dark_threshold: float = 0.05
+    dark_dropout_probability: float = 0.5
     grazing_dropout: bool = True
     grazing_angle_deg: float = 78.0
     grazing_dropout_probability: float = 0.7
