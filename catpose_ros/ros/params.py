@@ -73,18 +73,25 @@ class ModelParams:
 class SamplerParams:
     """Guided reverse diffusion (score-scaling sampling)."""
 
-    method: str = _param('ddim', 'Reverse-diffusion sampler.', choices=('ddim', 'pf_ode'))
-    steps: int = _param(10, 'Sampler steps for ddim (pf_ode adapts its own).',
+    method: str = _param('ddim', 'Reverse-diffusion sampler (pf_ode: adaptive RK45).',
+                         choices=('ddim', 'pf_ode'))
+    steps: int = _param(20, 'Sampler steps for ddim (pf_ode adapts its own).',
                         low=1, high=1000)
-    t0: float = _param(1.0, 'Start time of a cold (untracked) estimate.', low=1e-3, high=1.0)
+    t0: float = _param(0.55, 'Start time of a cold (untracked) estimate.', low=1e-3, high=1.0)
     track_t0: float = _param(
-        0.25, 'Start time of a warm start from the previous pose (tracking mode).',
+        0.15, 'Start time of a warm start from the previous pose (tracking mode).',
         low=1e-3, high=1.0)
-    guidance: str = _param('linear', 'Score-scaling schedule w(t).',
+    guidance: str = _param('exponential', 'Score-scaling schedule w(t).',
                            choices=('none', 'constant', 'linear', 'exponential'))
-    w_min: float = _param(1.0, 'Score scale at t = 1.', low=0.0, high=10.0)
-    w_max: float = _param(1.5, 'Score scale at t = 0.', low=0.0, high=10.0)
-    beta: float = _param(5.0, 'Rate of the exponential schedule.', low=0.0, high=100.0)
+    w_min: float = _param(1.0, 'Score scale at t = 1 (linear, exponential).', low=0.0,
+                          high=100.0)
+    w_max: float = _param(10.0, 'Score scale at t = 0 (linear, exponential).', low=0.0,
+                          high=100.0)
+    beta: float = _param(10.0, 'Rate of the exponential schedule.', low=0.0, high=100.0)
+    w: float = _param(3.0, 'Score scale of the constant schedule.', low=0.0, high=100.0)
+    aggregation: str = _param(
+        'first', 'With K > 1 candidates: first keeps candidate 0 (the rest give the spread), '
+        'mean pools them.', choices=('first', 'mean'))
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,452 @@
+# Copyright 2026 The catpose_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Everything the pose node does, without ROS: one synchronised frame in, messages out.
+
+`PoseNodeCore.process(depth, camera_info, instances, detections)` checks the inputs, turns
+the label image and Detection2DArray into instances, estimates every object in one batch
+(warm-started from its track in tracking mode) and returns the Detection3DArray, TF, markers,
+diagnostics and debug cloud to publish. Bad input never raises: the frame is skipped with a
+reason (logged by the caller) and the tracks are left as they were. `FrameSlot` keeps only
+the newest pending frame between the synchroniser callback and the processing thread.
+"""
+
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+import threading
+import time
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from catpose_ros.geometry.backprojection import (backproject, points_from_depth,
+                                                 TooFewPointsError)
+from catpose_ros.perception.segmentation import Instance, InstanceLabel, LabelImageSegmenter
+from catpose_ros.ros import conversions as conv
+from catpose_ros.ros.messages import MessageFactory
+from catpose_ros.ros.params import CatposeParams, InvalidParameterError, resolve_checkpoint
+
+DIAGNOSTIC_NAME = 'catpose_pose'
+LABEL_ENCODINGS = ('mono16', '16UC1', 'mono8', '8UC1')
+INPUT_NAMES = ('depth image', 'camera_info', 'instance label image', 'detections')
+
+
+@dataclass
+class LogRecord:
+    """One message for the node's logger: level is debug, info, warn or error."""
+
+    level: str
+    message: str
+
+
+@dataclass
+class PoseOutputs:
+    """What one call of `PoseNodeCore.process` asks the node to publish and log.
+
+    Messages are None when there is nothing to publish (a skipped frame publishes only
+    diagnostics). `skip_reason` is set when the whole frame was skipped.
+    """
+
+    stamp_ns: int = 0
+    frame_id: str = ''
+    detections: Any = None
+    tf: Any = None
+    markers: Any = None
+    diagnostics: Any = None
+    cloud: Any = None
+    objects: List[conv.ObjectPose] = field(default_factory=list)
+    skipped_objects: List[Tuple[int, str]] = field(default_factory=list)
+    skip_reason: Optional[str] = None
+    latency_ms: Dict[str, float] = field(default_factory=dict)
+    logs: List[LogRecord] = field(default_factory=list)
+
+    @property
+    def processed(self) -> bool:
+        """Whether the frame was estimated (possibly with zero objects)."""
+        return self.skip_reason is None
+
+
+class FrameSkipped(Exception):
+    """Internal: the current frame cannot be processed, for the given reason."""
+
+
+class FrameSlot:
+    """Hold the newest pending frame only, so a slow consumer never builds a queue.
+
+    The synchroniser callback `put`s; the processing thread `take`s (or `wait`s). A frame
+    replaced before it was taken counts as dropped.
+    """
+
+    def __init__(self):
+        self._condition = threading.Condition()
+        self._item: Any = None
+        self._has_item = False
+        self.dropped = 0
+
+    def put(self, item: Any) -> bool:
+        """Store item, replacing any pending one; return True when one was dropped."""
+        with self._condition:
+            replaced = self._has_item
+            self.dropped += int(replaced)
+            self._item, self._has_item = item, True
+            self._condition.notify()
+            return replaced
+
+    def take(self) -> Any:
+        """Return the pending item and empty the slot, or None when it is empty."""
+        with self._condition:
+            item, self._item, self._has_item = self._item, None, False
+            return item
+
+    def wait(self, timeout: Optional[float] = None) -> Any:
+        """Block until an item is pending (or timeout), then take it."""
+        with self._condition:
+            self._condition.wait_for(lambda: self._has_item, timeout)
+        return self.take()
+
+    def clear(self) -> None:
+        """Drop the pending item without counting it."""
+        with self._condition:
+            self._item, self._has_item = None, False
+
+
+def resolve_device(device: str) -> str:
+    """Map 'auto' to cuda when available, else cpu; keep explicit devices."""
+    if device != 'auto':
+        return device
+    import torch
+    return 'cuda' if torch.cuda.is_available() else 'cpu'
+
+
+def sampler_config_from_params(params: CatposeParams):
+    """Build the diffusion sampler's config from the sampler.* and model.* parameters."""
+    from catpose_ros.model.guidance import GuidanceConfig
+    from catpose_ros.model.pose_sampler import SamplerConfig
+    sampler = params.sampler
+    return SamplerConfig(
+        method=sampler.method, steps=sampler.steps, t0=sampler.t0, track_t0=sampler.track_t0,
+        guidance=GuidanceConfig(kind=sampler.guidance, w_min=sampler.w_min,
+                                w_max=sampler.w_max, beta=sampler.beta, w=sampler.w),
+        num_candidates=params.model.uncertainty_candidates, aggregation=sampler.aggregation)
+
+
+def tracking_config_from_params(params: CatposeParams):
+    """Build the tracker's config from the tracking.* parameters (estimate = no warm start)."""
+    from catpose_ros.perception.tracking import TrackingConfig
+    tracking = params.tracking
+    return TrackingConfig(
+        warm_start=tracking.mode == 'track', lost_after_frames=tracking.lost_after_frames,
+        max_translation_jump_m=tracking.max_translation_jump_m,
+        max_rotation_jump_deg=tracking.max_rotation_jump_deg,
+        reinit_period_s=tracking.reinit_period_s)
+
+
+def load_estimator(params: CatposeParams, share_dir: Optional[str] = None):
+    """Load the pose estimator the parameters name.
+
+    Raises ModelNotFoundError (no file), CheckpointError (unusable file) or
+    InvalidParameterError (model.num_points differs from what the model was trained with).
+    """
+    from catpose_ros.perception.estimator import PoseEstimator
+    checkpoint = resolve_checkpoint(params.model.checkpoint, share_dir)
+    estimator = PoseEstimator.from_checkpoint(
+        str(checkpoint), resolve_device(params.model.device),
+        sampler_config_from_params(params), seed=params.model.seed,
+        min_points=params.segmentation.min_mask_pixels, min_depth=params.depth.min_depth,
+        max_depth=params.depth.max_depth)
+    if estimator.num_points != params.model.num_points:
+        raise InvalidParameterError(
+            'model.num_points is %d but %s was trained with %d points per object'
+            % (params.model.num_points, checkpoint, estimator.num_points))
+    return estimator
+
+
+class PoseNodeCore:
+    """The pose node's behaviour: inputs -> estimates -> messages, ROS-free and testable.
+
+    Track ids come from `MultiObjectTracker` in both modes; `tracking.mode: estimate` only
+    turns warm starts off. `process`, `reset` and `set_enabled` may be called from different
+    threads (the node's worker and its service callbacks).
+    """
+
+    def __init__(self, params: CatposeParams, estimator: Any, factory: MessageFactory):
+        from catpose_ros.perception.tracking import MultiObjectTracker
+        self.params = params
+        self.estimator = estimator
+        self.factory = factory
+        self.tracker = MultiObjectTracker(tracking_config_from_params(params))
+        self.enabled = True
+        self.labels = LabelImageSegmenter(min_mask_pixels=params.segmentation.min_mask_pixels)
+        self.marker_book = conv.MarkerBook()
+        self.rng = np.random.default_rng(params.model.seed)
+        self.frames_processed = 0
+        self.frames_skipped = 0
+        self.last_header: Any = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_params(cls, params: CatposeParams, factory: MessageFactory,
+                    share_dir: Optional[str] = None) -> 'PoseNodeCore':
+        """Load the model the parameters name and build the core around it."""
+        return cls(params, load_estimator(params, share_dir), factory)
+
+    # ------------------------------------------------------------------ control
+
+    def set_enabled(self, enabled: bool) -> str:
+        """Pause or resume estimation (tracks are kept); return a message for the caller."""
+        self.enabled = bool(enabled)
+        return 'estimation %s' % ('enabled' if self.enabled else 'disabled')
+
+    def reset(self) -> Any:
+        """Forget every track; return a MarkerArray that deletes all markers (or None)."""
+        with self._lock:
+            self.tracker.reset()
+            if self.last_header is None:
+                self.marker_book = conv.MarkerBook()
+                return None
+            return self.marker_book.reset(self.factory, self.last_header)
+
+    # ------------------------------------------------------------------ processing
+
+    def process(self, depth_msg: Any, camera_info_msg: Any, instances_msg: Any,
+                detections_msg: Any, now_ns: Optional[int] = None,
+                want_cloud: bool = False) -> PoseOutputs:
+        """Estimate the poses of one frame; never raises on bad input (see skip_reason).
+
+        now_ns is the node clock (for dropping stale frames); None skips the age check,
+        as offline bag processing does. want_cloud asks for the debug PointCloud2.
+        """
+        started = time.perf_counter()
+        outputs = PoseOutputs()
+        with self._lock:
+            try:
+                header = self._check_inputs(depth_msg, camera_info_msg, instances_msg,
+                                            detections_msg, now_ns)
+                outputs.stamp_ns = conv.stamp_to_ns(header.stamp)
+                outputs.frame_id = str(header.frame_id)
+                self._process_frame(header, depth_msg, camera_info_msg, instances_msg,
+                                    detections_msg, want_cloud, outputs)
+                self.frames_processed += 1
+            except FrameSkipped as skipped:
+                self.frames_skipped += 1
+                outputs.skip_reason = str(skipped)
+                outputs.logs.append(LogRecord('warn', 'frame skipped: %s' % skipped))
+            outputs.latency_ms['total'] = 1000.0 * (time.perf_counter() - started)
+            outputs.diagnostics = self._diagnostics(outputs, depth_msg)
+        return outputs
+
+    def _check_inputs(self, depth_msg: Any, camera_info_msg: Any, instances_msg: Any,
+                      detections_msg: Any, now_ns: Optional[int]) -> Any:
+        """Return the depth header, or raise FrameSkipped for missing or mismatched inputs."""
+        if not self.enabled:
+            raise FrameSkipped('estimation is disabled (~/enable)')
+        messages = (depth_msg, camera_info_msg, instances_msg, detections_msg)
+        for name, message in zip(INPUT_NAMES, messages):
+            if message is None:
+                raise FrameSkipped('no %s for this frame' % name)
+        header = depth_msg.header
+        stamp_ns = conv.stamp_to_ns(header.stamp)
+        if stamp_ns == 0:
+            raise FrameSkipped('depth image has a zero stamp (the camera driver sets no time)')
+        slop_ns = int(self.params.sync.slop * 1e9)
+        for name, message in zip(INPUT_NAMES[1:], messages[1:]):
+            offset = abs(conv.stamp_to_ns(message.header.stamp) - stamp_ns)
+            if offset > slop_ns:
+                raise FrameSkipped('%s stamp is %.3f s from the depth stamp (sync.slop %.3f s)'
+                                   % (name, offset / 1e9, self.params.sync.slop))
+        max_age = self.params.sync.max_input_age_s
+        if now_ns is not None and max_age > 0 and now_ns - stamp_ns > max_age * 1e9:
+            raise FrameSkipped('stale frame: %.3f s old (sync.max_input_age_s %.3f s)'
+                               % ((now_ns - stamp_ns) / 1e9, max_age))
+        return header
+
+    def _process_frame(self, header: Any, depth_msg: Any, camera_info_msg: Any,
+                       instances_msg: Any, detections_msg: Any, want_cloud: bool,
+                       outputs: PoseOutputs) -> None:
+        def stage(name):
+            return _timed(outputs.latency_ms, name)
+
+        with stage('decode'):
+            depth_m, intrinsics, label_image, records = self._decode(
+                depth_msg, camera_info_msg, instances_msg, detections_msg)
+        with stage('masks'):
+            instances = self._instances(label_image, records, outputs)
+            observations = self._observations(depth_m, intrinsics, instances, outputs)
+        with stage('tracking'):
+            plan = self.tracker.plan(outputs.stamp_ns, observations)
+        if plan.reset:
+            outputs.logs.append(LogRecord('warn', 'time went backwards: tracks reset'))
+        init_poses = {obs.instance.instance_id: planned.init_pose for obs, planned in
+                      zip(plan.observations, plan.assignments) if planned.init_pose is not None}
+        with stage('estimate'):
+            result = self.estimator.estimate_from_depth(
+                depth_m, intrinsics, [obs.instance for obs in plan.observations],
+                depth_scale=1.0, init_poses=init_poses)
+        outputs.latency_ms.update({'estimate_' + k: float(v)
+                                   for k, v in getattr(result, 'timings_ms', {}).items()})
+        for instance_id, reason in result.skipped:
+            self._skip_object(outputs, int(instance_id), str(reason))
+        with stage('tracking'):
+            outputs.objects = self._update_tracks(plan, result.estimates)
+        with stage('messages'):
+            self._messages(header, outputs, depth_m, intrinsics, instances, want_cloud)
+        self.last_header = conv.copy_header(self.factory, header)
+
+    def _decode(self, depth_msg: Any, camera_info_msg: Any, instances_msg: Any,
+                detections_msg: Any):
+        """Convert the four messages to arrays; FrameSkipped for bad encodings and sizes."""
+        try:
+            depth_m = conv.depth_to_metres(depth_msg, self.params.depth.scale)
+            intrinsics = conv.camera_info_to_intrinsics(camera_info_msg)
+            if str(instances_msg.encoding) not in LABEL_ENCODINGS:
+                raise conv.ConversionError('instance label image encoding %r is not one of %s'
+                                           % (str(instances_msg.encoding),
+                                              ', '.join(LABEL_ENCODINGS)))
+            label_image = conv.image_to_numpy(instances_msg)
+            records = conv.detection2d_array_to_records(detections_msg)
+        except conv.ConversionError as error:
+            raise FrameSkipped(str(error)) from None
+        if depth_m.shape != (intrinsics.height, intrinsics.width):
+            raise FrameSkipped('depth image is %dx%d but camera_info says %dx%d' % (
+                depth_m.shape[1], depth_m.shape[0], intrinsics.width, intrinsics.height))
+        if label_image.shape != depth_m.shape:
+            raise FrameSkipped('instance label image is %dx%d, depth image %dx%d' % (
+                label_image.shape[1], label_image.shape[0], depth_m.shape[1],
+                depth_m.shape[0]))
+        if not np.any(depth_m > 0):
+            raise FrameSkipped('depth image has no valid pixel (all zero, NaN or inf)')
+        return depth_m, intrinsics, label_image, records
+
+    def _skip_object(self, outputs: PoseOutputs, instance_id: int, reason: str) -> None:
+        outputs.skipped_objects.append((instance_id, reason))
+        outputs.logs.append(LogRecord('debug', 'object %d skipped: %s' % (instance_id, reason)))
+
+    def _instances(self, label_image: np.ndarray, records: Sequence[conv.Detection2DRecord],
+                   outputs: PoseOutputs) -> List[Instance]:
+        """Split the label image into instances that pass the score and mask-size limits."""
+        threshold = self.params.segmentation.score_threshold
+        labels, low_score = {}, set()
+        for record in records:
+            if record.score < threshold:
+                low_score.add(record.instance_id)
+                self._skip_object(outputs, record.instance_id, 'score %.2f below %.2f'
+                                  % (record.score, threshold))
+            else:
+                labels[record.instance_id] = InstanceLabel(record.category, record.score)
+        result = self.labels.convert(label_image, labels)
+        for skipped in result.skipped:
+            if skipped.instance_id not in low_score:
+                self._skip_object(outputs, skipped.instance_id, skipped.reason)
+        return result.instances
+
+    def _observations(self, depth_m: np.ndarray, intrinsics: Any,
+                      instances: List[Instance], outputs: PoseOutputs) -> List[Any]:
+        """Attach the centroid of each instance's valid depth points (what tracking gates)."""
+        from catpose_ros.perception.tracking import Observation
+        depth = self.params.depth
+        minimum = self.params.segmentation.min_mask_pixels
+        observations = []
+        for instance in instances:
+            points = backproject(depth_m, instance.mask, intrinsics, depth.min_depth,
+                                 depth.max_depth)
+            if len(points) < minimum:
+                self._skip_object(outputs, instance.instance_id, '%d valid depth points under '
+                                  'the mask, fewer than %d' % (len(points), minimum))
+                continue
+            observations.append(Observation(instance, points.mean(axis=0)))
+        return observations
+
+    def _update_tracks(self, plan: Any, estimates: Sequence[Any]) -> List[conv.ObjectPose]:
+        """Hand the estimates to the tracker; return them with their track ids."""
+        index_by_instance = {obs.instance.instance_id: index
+                             for index, obs in enumerate(plan.observations)}
+        by_index = {index_by_instance[e.instance_id]: e for e in estimates}
+        update = self.tracker.update(plan.stamp_ns, plan, {
+            index: (e.rotation, e.translation, e.size) for index, e in by_index.items()})
+        if update.stale:
+            return []
+        failed = set(update.failed)
+        return [_object_pose(estimate, plan.assignments[index].track_id)
+                for index, estimate in sorted(by_index.items()) if index not in failed]
+
+    def _messages(self, header: Any, outputs: PoseOutputs, depth_m: np.ndarray,
+                  intrinsics: Any, instances: List[Instance], want_cloud: bool) -> None:
+        factory, output = self.factory, self.params.output
+        out_header = conv.copy_header(factory, header)
+        outputs.detections = conv.poses_to_detection3d_array(factory, outputs.objects,
+                                                             out_header)
+        if output.publish_tf and outputs.objects:
+            outputs.tf = conv.poses_to_tf_message(factory, outputs.objects, out_header,
+                                                  output.tf_prefix)
+        if output.publish_markers:
+            outputs.markers = self.marker_book.markers(factory, outputs.objects, out_header)
+        if want_cloud and output.publish_debug_cloud:
+            outputs.cloud = conv.points_to_cloud(
+                factory, self._sampled_points(depth_m, intrinsics, instances), out_header)
+
+    def _sampled_points(self, depth_m: np.ndarray, intrinsics: Any,
+                        instances: List[Instance]) -> np.ndarray:
+        """Return the points the network sees for every instance, stacked (debug cloud)."""
+        depth = self.params.depth
+        clouds = [np.zeros((0, 3), np.float32)]
+        for instance in instances:
+            try:
+                points, _ = points_from_depth(
+                    depth_m, instance.mask, intrinsics, self.params.model.num_points,
+                    self.params.segmentation.min_mask_pixels, 1.0, depth.min_depth,
+                    depth.max_depth, self.rng)
+            except TooFewPointsError:
+                continue
+            clouds.append(points)
+        return np.concatenate(clouds)
+
+    def _diagnostics(self, outputs: PoseOutputs, depth_msg: Any) -> Any:
+        header = getattr(depth_msg, 'header', None)
+        if header is not None:
+            header = conv.copy_header(self.factory, header)
+        else:
+            header = conv.make_header(self.factory, outputs.stamp_ns, outputs.frame_id)
+        tracks = self.tracker.tracks
+        state = {
+            'mode': self.params.tracking.mode, 'enabled': self.enabled,
+            'objects': len(outputs.objects), 'objects_skipped': len(outputs.skipped_objects),
+            'tracks': len(tracks),
+            'tracks_lost': sum(1 for track in tracks if track.state == 'lost'),
+            'frames_processed': self.frames_processed, 'frames_skipped': self.frames_skipped,
+            'last_skip_reason': outputs.skip_reason or '',
+        }
+        level = conv.DIAGNOSTIC_OK if outputs.processed else conv.DIAGNOSTIC_WARN
+        message = outputs.skip_reason or '%d objects' % len(outputs.objects)
+        return conv.diagnostics_to_msg(self.factory, header, DIAGNOSTIC_NAME,
+                                       outputs.latency_ms, state, level, message)
+
+
+def _object_pose(estimate: Any, track_id: int) -> conv.ObjectPose:
+    return conv.ObjectPose(
+        track_id=int(track_id), category=str(estimate.category), score=float(estimate.score),
+        rotation=np.asarray(estimate.rotation, dtype=np.float64),
+        translation=np.asarray(estimate.translation, dtype=np.float64),
+        size=np.asarray(estimate.size, dtype=np.float64),
+        covariance=None if estimate.covariance is None else np.asarray(estimate.covariance))
+
+
+@contextmanager
+def _timed(latency_ms: Dict[str, float], stage: str):
+    """Add the wall time (ms) of the with-block to latency_ms[stage]."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        elapsed = 1000.0 * (time.perf_counter() - started)
+        latency_ms[stage] = latency_ms.get(stage, 0.0) + elapsed
