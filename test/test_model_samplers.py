@@ -194,3 +194,17 @@ def test_samplers_reject_bad_shapes_and_steps():
         pf_ode_sample(gaussian_score, SDE, torch.zeros(9), torch.zeros(9))
     with pytest.raises(RuntimeError, match='did not reach'):
         pf_ode_sample(gaussian_score, SDE, x, torch.full((4,), 1.0), max_steps=2)
+
+
+def test_pf_ode_rows_are_integrated_independently():
+    # Per-row step control: a hard row (far out, t0 = 1) makes the loop longer but does not
+    # change the easy row's steps, so the easy row's result equals its solo run.
+    easy_x, easy_t0 = torch.tensor([[0.3]], dtype=torch.float64), torch.tensor(
+        [0.15], dtype=torch.float64)
+    hard_x, hard_t0 = torch.tensor([[80.0]], dtype=torch.float64), torch.tensor(
+        [1.0], dtype=torch.float64)
+    solo, solo_nfe = pf_ode_sample(mixture_score, SDE, easy_x, easy_t0)
+    both, both_nfe = pf_ode_sample(mixture_score, SDE, torch.cat((easy_x, hard_x)),
+                                   torch.cat((easy_t0, hard_t0)))
+    assert both_nfe > solo_nfe
+    assert torch.allclose(both[:1], solo, rtol=0, atol=1e-12)
