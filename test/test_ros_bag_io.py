@@ -151,3 +151,40 @@ def test_headerless_messages_take_their_elements_stamp(tmp_path):
         with pytest.raises(ValueError, match='carries'):
             bag.write('/tf', header)
     assert [t for t, _ in read_topic(tmp_path / 'bag', '/tf')] == [42, 43]
+
+
+def bag_cli():
+    import argparse
+
+    from catpose_ros.cli import bag
+    parser = argparse.ArgumentParser()
+    bag.register(parser.add_subparsers(dest='command', required=True))
+    return parser
+
+
+def test_process_cli_maps_flags_to_parameters():
+    from catpose_ros.cli.bag import _params
+    from catpose_ros.ros.params import CatposeParams
+    args = bag_cli().parse_args([
+        'bag', 'process', 'in', 'out', '--set', 'tracking.mode=estimate', '--set',
+        'sync.slop=1e-3', '--set', 'sampler.steps=5', '--device', 'cpu', '--checkpoint', 'm.pt'])
+    params = CatposeParams.from_dict(_params(args))
+    assert (params.tracking.mode, params.sync.slop, params.sampler.steps) == ('estimate', 0.001, 5)
+    assert (params.model.device, params.model.checkpoint) == ('cpu', 'm.pt')
+    assert args.depth_topic == SyntheticTopics().depth
+    with pytest.raises(SystemExit):
+        _params(bag_cli().parse_args(['bag', 'process', 'in', 'out', '--set', 'no_value']))
+
+
+@pytest.mark.slow
+def test_from_synthetic_cli_writes_a_readable_bag(tmp_path, capsys):
+    args = bag_cli().parse_args(['bag', 'from-synthetic', str(tmp_path / 'bag'), '--frames', '2',
+                                 '--moving', '--storage', 'sqlite3', '--no-progress'])
+    assert args.func(args) == 0
+    assert 'wrote 2 frames' in capsys.readouterr().out
+    frames = list(BagFrameReader(tmp_path / 'bag', SyntheticTopics().reader_topics()))
+    assert len(frames) == 2
+    for frame in frames:
+        ids = {d.instance_id for d in frame.detections}
+        assert ids and ids == set(np.unique(frame.instances)) - {0}
+        assert frame.rgb.shape == (480, 640, 3) and frame.depth_m.max() > 0
