@@ -77,8 +77,8 @@ class CatposeLifecycleNode(LifecycleNode):
 
     NODE_KIND = ''
 
-    def __init__(self, name: str):
-        super().__init__(name)
+    def __init__(self, name: str, **node_options):
+        super().__init__(name, **node_options)
         for spec in parameter_specs(self.NODE_KIND):
             self.declare_parameter(spec.name, spec.default, descriptor(spec))
         self.slot = FrameSlot()

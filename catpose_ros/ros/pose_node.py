@@ -47,8 +47,8 @@ class PoseNode(CatposeLifecycleNode):
 
     NODE_KIND = POSE_NODE
 
-    def __init__(self):
-        super().__init__('catpose_pose')
+    def __init__(self, **node_options):
+        super().__init__('catpose_pose', **node_options)
         self.core: Optional[PoseNodeCore] = None
         self.subscribers = []
         self.synchronizer = None

@@ -44,8 +44,8 @@ class SegmentationNode(CatposeLifecycleNode):
 
     NODE_KIND = SEGMENTATION_NODE
 
-    def __init__(self):
-        super().__init__('catpose_segmentation')
+    def __init__(self, **node_options):
+        super().__init__('catpose_segmentation', **node_options)
         self.core: Optional[SegmentationNodeCore] = None
         self.subscribers = []
 
