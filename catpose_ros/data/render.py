@@ -343,7 +343,7 @@ def render(items: Sequence[RenderItem], intr: CameraIntrinsics, planes: Sequence
     plane_id = np.full(num, -1, np.int32)
     for index, plane in enumerate(planes):
         plane_depth, uv = plane_hits[index]
-        on_plane = np.flatnonzero(plane_depth == depth)
+        on_plane = np.flatnonzero((plane_depth == depth) & np.isfinite(plane_depth))
         plane_id[on_plane] = index
         coords[on_plane, :2] = uv[on_plane]
         normal[on_plane] = plane.normal
