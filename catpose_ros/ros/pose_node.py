@@ -100,7 +100,7 @@ class PoseNode(CatposeLifecycleNode):
         """Release the model and the publishers."""
         for publisher in (self.detections_pub, self.markers_pub, self.diagnostics_pub,
                           self.cloud_pub):
-            self.destroy_publisher(publisher)
+            self.destroy_lifecycle_publisher(publisher)
         self.destroy_service(self.reset_srv)
         self.destroy_service(self.enable_srv)
         self.core = None

@@ -92,7 +92,7 @@ class SegmentationNode(CatposeLifecycleNode):
         """Release the segmenter and the publishers."""
         for publisher in (self.instances_pub, self.detections_pub, self.masked_depth_pub,
                           self.label_info_pub):
-            self.destroy_publisher(publisher)
+            self.destroy_lifecycle_publisher(publisher)
         self.destroy_service(self.enable_srv)
         self.core = None
         return TransitionCallbackReturn.SUCCESS
