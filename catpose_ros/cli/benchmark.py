@@ -16,7 +16,8 @@
 
 Every timed run is one frame: encode `--batch` objects of 1024 points, then sample their
 poses, so each sampler row includes the encoder. Runs start with warm-up calls and are
-bracketed by torch.cuda.synchronize on CUDA. Without --checkpoint the network is untrained
+bracketed by torch.cuda.synchronize on CUDA; the last column is the median of the sampler
+alone within the same runs (frame minus encoder). Without --checkpoint the network is untrained
 and its zero-initialised output layers are re-drawn at random, so the score is not zero:
 latency per score evaluation is then representative, but the adaptive PF-ODE's step count
 (NFE) depends on the learned score and is only indicative.
@@ -25,7 +26,7 @@ latency per score evaluation is then representative, but the adaptive PF-ODE's s
 import argparse
 import statistics
 import time
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence
 
 NUM_POINTS = 1024
 GENPOSE_CANDIDATES = 50
@@ -110,7 +111,8 @@ def _cases(steps: Sequence[int]):
     return cases
 
 
-def _time_case(model, name: str, config, device: str, args) -> Tuple[str, str, float, float]:
+def _time_case(model, name: str, config, device: str, args):
+    """Return (name, NFE, frame median ms, frame p90 ms, sampler-only median ms)."""
     import torch
 
     from catpose_ros.model.pose_sampler import PoseSampler
@@ -120,34 +122,43 @@ def _time_case(model, name: str, config, device: str, args) -> Tuple[str, str, f
     points[..., 2] += 0.6
     sampler = PoseSampler(model.sde, config) if config is not None else None
     nfes: List[int] = []
+    sampler_times: List[float] = []
 
     def frame():
         with torch.inference_mode():
             features = model.encode(points)
             if sampler is not None:
+                _synchronise(device)
+                start = time.perf_counter()
                 nfes.append(sampler.sample(model.score, features, generator=generator).nfe)
+                _synchronise(device)
+                sampler_times.append(1000.0 * (time.perf_counter() - start))
 
     times = _timed_runs(frame, device, args.repeats, args.warmup)
-    nfe = '-' if not nfes else '%d' % statistics.median(nfes[args.warmup:])
-    return name, nfe, _percentile(times, 50), _percentile(times, 90)
+    if sampler is None:
+        return name, '-', _percentile(times, 50), _percentile(times, 90), None
+    nfe = '%d' % statistics.median(nfes[args.warmup:])
+    return (name, nfe, _percentile(times, 50), _percentile(times, 90),
+            _percentile(sampler_times[args.warmup:], 50))
+
+
+def _synchronise(device: str) -> None:
+    import torch
+
+    if device.startswith('cuda'):
+        torch.cuda.synchronize(device)
 
 
 def _timed_runs(fn: Callable[[], None], device: str, repeats: int, warmup: int) -> List[float]:
     """Return wall-clock milliseconds of `repeats` calls after `warmup` untimed ones."""
-    import torch
-
-    def synchronise():
-        if device.startswith('cuda'):
-            torch.cuda.synchronize(device)
-
     for _ in range(warmup):
         fn()
     times = []
     for _ in range(repeats):
-        synchronise()
+        _synchronise(device)
         start = time.perf_counter()
         fn()
-        synchronise()
+        _synchronise(device)
         times.append(1000.0 * (time.perf_counter() - start))
     return times
 
@@ -169,9 +180,11 @@ def _parameter_table(counts) -> str:
 
 
 def _latency_table(device: str, batch: int, rows) -> str:
-    header = '%-42s %5s %10s %10s' % ('per frame (%s, %d object%s)' % (
-        device, batch, '' if batch == 1 else 's'), 'NFE', 'median ms', 'p90 ms')
+    title = 'per frame (%s, %d object%s)' % (device, batch, '' if batch == 1 else 's')
+    header = '%-42s %5s %10s %10s %12s' % (title, 'NFE', 'median ms', 'p90 ms',
+                                           'sampler ms')
     lines = [header, '-' * len(header)]
-    for name, nfe, median, p90 in rows:
-        lines.append('%-42s %5s %10.1f %10.1f' % (name, nfe, median, p90))
+    for name, nfe, median, p90, sampler in rows:
+        sampler_text = '-' if sampler is None else '%.1f' % sampler
+        lines.append('%-42s %5s %10.1f %10.1f %12s' % (name, nfe, median, p90, sampler_text))
     return '\n'.join(lines)
