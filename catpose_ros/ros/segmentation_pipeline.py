@@ -133,7 +133,7 @@ class SegmentationNodeCore:
         return None
 
     def _segment(self, rgb_msg: Any, depth_msg: Any, outputs: SegmentationOutputs) -> None:
-        rgb = conv.image_to_rgb(rgb_msg)
+        rgb = np.require(conv.image_to_rgb(rgb_msg), requirements='W')  # torch wants writable
         depth = None if depth_msg is None else conv.image_to_numpy(depth_msg)
         started = time.perf_counter()
         instances = self.segmenter.segment(rgb, depth)
