@@ -51,6 +51,7 @@ setup(
         'rosbags>=0.11.9',
         'tqdm>=4.60',
         'PyYAML>=6.0',
+        'OpenEXR>=3.2',
     ],
     extras_require={
         'segmentation': ['torchvision>=0.26'],

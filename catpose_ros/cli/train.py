@@ -1,0 +1,55 @@
+# Copyright 2026 The catpose_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""`catpose train`: run (or resume) one training stage: pretrain, joint or scratch.
+
+Every TrainConfig field is a flag; a run directory that already holds last.pt is resumed.
+"""
+
+import argparse
+from dataclasses import fields
+import json
+
+from catpose_ros.training.config import STAGES, TrainConfig
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the train sub-command with one flag per TrainConfig field."""
+    parser = subparsers.add_parser(
+        'train', help='train a stage (pretrain, joint, scratch); resumes from OUT_DIR/last.pt',
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    defaults = TrainConfig()
+    for field in fields(TrainConfig):
+        flag = '--' + field.name.replace('_', '-')
+        default = getattr(defaults, field.name)
+        if field.name == 'stage':
+            parser.add_argument(flag, choices=STAGES, default=default)
+        elif isinstance(default, bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default)
+        else:
+            parser.add_argument(flag, type=type(default), default=default)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train and print where the final checkpoint and the history went."""
+    from catpose_ros.training.trainer import Trainer
+
+    config = TrainConfig.from_dict(vars(args))
+    trainer = Trainer(config)
+    path = trainer.run()
+    history = trainer.out_dir / 'history.json'
+    history.write_text(json.dumps(trainer.history, indent=1))
+    print('checkpoint: %s\nhistory: %s' % (path, history))
+    return 0
