@@ -28,8 +28,12 @@ from catpose_ros.ros.pose_pipeline import FrameSlot, load_estimator, PoseNodeCor
 
 
 @pytest.fixture(scope='module')
-def estimator(tmp_path_factory):
-    checkpoint = save_tiny_checkpoint(tmp_path_factory.mktemp('model') / 'random.pt')
+def checkpoint(tmp_path_factory):
+    return save_tiny_checkpoint(tmp_path_factory.mktemp('model') / 'random.pt')
+
+
+@pytest.fixture(scope='module')
+def estimator(checkpoint):
     return load_estimator(CatposeParams.from_dict(dict(FAST_PARAMS, **{
         'model.checkpoint': str(checkpoint)})))
 
@@ -239,3 +243,17 @@ def test_frame_slot_keeps_only_the_newest_frame():
     slot.put('frame')
     consumer.join(timeout=5.0)
     assert received == ['frame']
+
+
+def test_several_candidates_fill_the_pose_covariance(estimator, checkpoint):
+    factory = RosbagsFactory('jazzy')
+    single = make_core(estimator, factory).process(*frame_messages(factory))
+    assert all(p.covariance is None for p in conv.detection3d_array_to_poses(
+        single.detections))
+    params = CatposeParams.from_dict(dict(FAST_PARAMS, **{
+        'model.uncertainty_candidates': 4, 'model.checkpoint': str(checkpoint)}))
+    outputs = PoseNodeCore.from_params(params, factory).process(*frame_messages(factory))
+    for pose in conv.detection3d_array_to_poses(outputs.detections):
+        assert pose.covariance is not None
+        assert np.allclose(pose.covariance, pose.covariance.T)
+        assert np.all(np.diag(pose.covariance) >= 0)
