@@ -48,7 +48,6 @@ class TrainConfig:
     grad_clip: float = 1.0
     ema_decay: float = 0.999
     num_draws: int = 20
-    num_points: int = 1024
     augment: bool = True
     num_workers: int = 0
     device: str = 'auto'

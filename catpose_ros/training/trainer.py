@@ -126,9 +126,9 @@ class Trainer:
         self.ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay),
                                  use_buffers=True)
         self.optimizer = torch.optim.Adam(trainable_parameters(self.model, config), lr=config.lr)
-        self.dataset = PosePointDataset(config.train_cache, num_points=config.num_points,
-                                        augment=AugmentConfig() if config.augment else None,
-                                        seed=config.seed)
+        self.dataset = PosePointDataset(
+            config.train_cache, num_points=self.model.config.num_points,
+            augment=AugmentConfig() if config.augment else None, seed=config.seed)
         self.loader = DataLoader(
             self.dataset, batch_size=min(config.batch_size, len(self.dataset)), shuffle=True,
             drop_last=True, num_workers=config.num_workers,
@@ -224,7 +224,7 @@ class Trainer:
     def evaluate(self) -> Dict[str, float]:
         """Score the EMA model on the validation cache: regression head and guided sampler."""
         model = self.ema.module.eval()
-        dataset = PosePointDataset(self.config.val_cache, num_points=self.config.num_points,
+        dataset = PosePointDataset(self.config.val_cache, num_points=model.config.num_points,
                                    augment=None, seed=self.config.seed)
         count = min(len(dataset), self.config.val_objects)
         batch = next(iter(DataLoader(dataset, batch_size=count, shuffle=False)))

@@ -1,0 +1,103 @@
+# Copyright 2026 The catpose_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The three training stages run, checkpoint, resume and chain (pretrain -> joint)."""
+
+from pathlib import Path
+import sys
+
+import pytest
+import torch
+
+from catpose_ros.data.dataset import build_point_cache
+from catpose_ros.model.checkpoint import load_checkpoint
+from catpose_ros.model.posenet import ModelConfig
+from catpose_ros.training.config import TrainConfig
+from catpose_ros.training.trainer import learning_rate, Trainer
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_data_dataset import face_frame  # noqa: E402, I100
+
+TINY = ModelConfig(num_points=64, sa_npoints=(32, 16, 8, None),
+                   sa_mlps=(((8, 8, 8), (8, 8, 8)), ((8, 8, 8), (8, 8, 8)),
+                            ((8, 8, 8), (8, 8, 8)), ((8, 8, 16), (8, 8, 16))),
+                   regression_hidden=16, time_embed_dim=16, pose_hidden=16, head_hidden=16)
+
+
+@pytest.fixture(scope='module')
+def cache(tmp_path_factory) -> str:
+    path = tmp_path_factory.mktemp('cache') / 'points.npz'
+    build_point_cache([face_frame(i) for i in range(3)], path, max_points=128)
+    return str(path)
+
+
+def tiny_config(cache: str, out_dir: Path, **overrides) -> TrainConfig:
+    values = {'train_cache': cache, 'val_cache': cache, 'out_dir': str(out_dir),
+              'batch_size': 2, 'max_steps': 2, 'log_every': 1, 'eval_every': 2,
+              'save_every': 1, 'num_draws': 2, 'val_objects': 2, 'val_steps': 2, 'seed': 3}
+    values.update(overrides)
+    return TrainConfig(**values)
+
+
+def test_stages_chain_and_record_their_losses(cache, tmp_path):
+    torch.set_num_threads(1)
+    pretrain = Trainer(tiny_config(cache, tmp_path / 'pre'), TINY)
+    path = pretrain.run()
+    losses = [h for h in pretrain.history if 'loss' in h]
+    assert losses and all('regression' in h and 'diffusion' not in h for h in losses)
+    assert any('val_reg_median_rotation_deg' in h for h in pretrain.history)
+
+    joint = Trainer(tiny_config(cache, tmp_path / 'joint', stage='joint', init_from=str(path)))
+    joint.run()
+    assert all('regression' in h and 'diffusion' in h for h in joint.history if 'loss' in h)
+    assert any('val_diff_5deg2cm' in h for h in joint.history)
+
+    scratch = Trainer(tiny_config(cache, tmp_path / 'scratch', stage='scratch'), TINY)
+    scratch.run()
+    assert all('regression' not in h for h in scratch.history if 'loss' in h)
+    assert not any('val_reg_5deg2cm' in h for h in scratch.history)
+
+
+def test_pretrain_leaves_the_score_network_untouched(cache, tmp_path):
+    torch.set_num_threads(1)
+    trainer = Trainer(tiny_config(cache, tmp_path), TINY)
+    before = {k: v.clone() for k, v in trainer.model.score_net.state_dict().items()}
+    encoder_before = next(trainer.model.encoder.parameters()).clone()
+    trainer.run()
+    after = trainer.model.score_net.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert not torch.equal(encoder_before, next(trainer.model.encoder.parameters()))
+
+
+def test_run_resumes_from_last_checkpoint(cache, tmp_path):
+    torch.set_num_threads(1)
+    Trainer(tiny_config(cache, tmp_path, val_cache=''), TINY).run()
+    resumed = Trainer(tiny_config(cache, tmp_path, val_cache='', max_steps=3), TINY)
+    assert resumed.step == 2
+    resumed.run()
+    model, config, meta = load_checkpoint(tmp_path / 'last.pt')
+    assert meta['extra']['step'] == 3 and config.num_points == 64
+    with pytest.raises(ValueError, match='stage'):
+        Trainer(tiny_config(cache, tmp_path, stage='scratch'), TINY)
+
+
+def test_config_validation_and_schedule():
+    with pytest.raises(ValueError, match='init_from'):
+        TrainConfig(stage='joint')
+    with pytest.raises(ValueError, match='stage'):
+        TrainConfig(stage='finetune')
+    config = TrainConfig(lr=1e-3, warmup_steps=10, lr_decay_per_epoch=0.5, min_lr=1e-4)
+    assert learning_rate(config, 0, 0) == pytest.approx(1e-4)
+    assert learning_rate(config, 50, 1) == pytest.approx(5e-4)
+    assert learning_rate(config, 50, 10) == pytest.approx(1e-4)
