@@ -397,7 +397,7 @@ class PoseNodeCore:
 
     def _sampled_points(self, depth_m: np.ndarray, intrinsics: Any,
                         instances: List[Instance]) -> np.ndarray:
-        """Return the points the network sees for every instance, stacked (debug cloud)."""
+        """Return each instance's points resampled as the network gets them, stacked (debug)."""
         depth = self.params.depth
         clouds = [np.zeros((0, 3), np.float32)]
         for instance in instances:
