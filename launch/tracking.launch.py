@@ -25,9 +25,9 @@ import os
 
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription
-from launch.conditions import IfCondition, LaunchConfigurationEquals
+from launch.conditions import IfCondition
 from launch.launch_description_sources import PythonLaunchDescriptionSource
-from launch.substitutions import LaunchConfiguration
+from launch.substitutions import LaunchConfiguration, PythonExpression
 from launch_ros.actions import Node
 
 LAUNCH_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -62,7 +62,8 @@ def generate_launch_description():
     config = {name: LaunchConfiguration(name) for name, _, _ in ARGUMENTS}
     segmentation = IncludeLaunchDescription(
         PythonLaunchDescriptionSource(os.path.join(LAUNCH_DIR, 'segmentation.launch.py')),
-        condition=LaunchConfigurationEquals('segmentation_source', 'node'),
+        condition=IfCondition(PythonExpression(
+            ["'", config['segmentation_source'], "' == 'node'"])),
         launch_arguments={name: config[name] for name in (
             'namespace', 'params_file', 'device', 'rgb_topic', 'depth_topic', 'use_sim_time',
             'log_level')}.items())
