@@ -24,7 +24,7 @@ from catpose_ros.data.dataset import build_point_cache
 from catpose_ros.model.checkpoint import load_checkpoint
 from catpose_ros.model.posenet import ModelConfig
 from catpose_ros.training.config import TrainConfig
-from catpose_ros.training.trainer import learning_rate, Trainer
+from catpose_ros.training.trainer import export_for_inference, learning_rate, Trainer
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_data_dataset import face_frame  # noqa: E402, I100
@@ -101,3 +101,16 @@ def test_config_validation_and_schedule():
     assert learning_rate(config, 0, 0) == pytest.approx(1e-4)
     assert learning_rate(config, 50, 1) == pytest.approx(5e-4)
     assert learning_rate(config, 50, 10) == pytest.approx(1e-4)
+
+
+def test_export_keeps_ema_weights_and_drops_training_state(cache, tmp_path):
+    torch.set_num_threads(1)
+    trainer = Trainer(tiny_config(cache, tmp_path / 'run'), TINY)
+    last = trainer.run()
+    exported = export_for_inference(last, tmp_path / 'model.pt')
+    assert exported.stat().st_size < last.stat().st_size / 2
+    model, config, meta = load_checkpoint(exported)
+    assert config == TINY and meta['extra']['stage'] == 'pretrain'
+    assert 'optimizer' not in meta['extra'] and meta['extra']['history']
+    ema = trainer.ema.module.state_dict()
+    assert all(torch.equal(v, ema[k]) for k, v in model.state_dict().items())

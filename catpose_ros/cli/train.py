@@ -39,12 +39,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default)
         else:
             parser.add_argument(flag, type=type(default), default=default)
+    parser.add_argument('--export', default='',
+                        help='also write an inference-only copy of the final checkpoint here')
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Train and print where the final checkpoint and the history went."""
-    from catpose_ros.training.trainer import Trainer
+    from catpose_ros.training.trainer import export_for_inference, Trainer
 
     config = TrainConfig.from_dict(vars(args))
     trainer = Trainer(config)
@@ -52,4 +54,6 @@ def run(args: argparse.Namespace) -> int:
     history = trainer.out_dir / 'history.json'
     history.write_text(json.dumps(trainer.history, indent=1))
     print('checkpoint: %s\nhistory: %s' % (path, history))
+    if args.export:
+        print('inference copy: %s' % export_for_inference(path, args.export))
     return 0

@@ -252,6 +252,21 @@ class Trainer:
         return results
 
 
+def export_for_inference(checkpoint: Path, out: Path) -> Path:
+    """Strip a training checkpoint to what inference needs: EMA weights, config, provenance.
+
+    The result is a quarter of the size (no raw weights, EMA copy or optimiser state) and can
+    still seed further training through TrainConfig.init_from.
+    """
+    model, config, meta = load_checkpoint(checkpoint, map_location='cpu')
+    state = meta['extra']
+    provenance = {key: state[key] for key in ('stage', 'step', 'epoch', 'train_config')
+                  if key in state}
+    provenance['history'] = [entry for entry in state.get('history', [])
+                             if any(key.startswith('val_') for key in entry)]
+    return save_checkpoint(out, model, config, extra=provenance)
+
+
 def train(config: TrainConfig, model_config: Optional[ModelConfig] = None) -> Path:
     """Run (or resume) one stage and return the path of its final checkpoint."""
     return Trainer(config, model_config).run()
