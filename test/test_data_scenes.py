@@ -165,3 +165,27 @@ def test_render_sequence_yields_one_frame_per_pose():
     assert len(list(scenes.render_sequence(moving, poses[:2], small, None, rng))) == 2
     with pytest.raises(ValueError):
         list(scenes.render_sequence(moving, poses, small, None, rng))
+
+
+def test_generate_command_writes_a_readable_nocs_split(tmp_path):
+    import argparse
+
+    from catpose_ros.cli import data as data_cli
+    from catpose_ros.data import nocs
+
+    parser = argparse.ArgumentParser()
+    data_cli.register(parser.add_subparsers(dest='command', required=True))
+    args = parser.parse_args(['data', 'generate', '--out', str(tmp_path), '--scenes', '1',
+                              '--frames-per-scene', '2', '--split', 'test',
+                              '--intrinsics', 'real', '--seed', '3'])
+    assert args.func(args) == 0
+    dataset = nocs.NocsDataset(tmp_path, 'real_test')
+    assert len(dataset) == 2
+    expected = list(data_cli.scene_frames(0, 3, 'test', 'real', 2, 'orbit', True))
+    for frame, reference in zip(dataset, expected):
+        assert [o.instance_id for o in frame.objects] == \
+            [o.instance_id for o in reference.objects]
+        for obj, ref in zip(frame.objects, reference.objects):
+            np.testing.assert_allclose(obj.translation, ref.translation, atol=1e-4)
+        np.testing.assert_allclose(frame.depth, reference.depth, atol=1e-3)
+    assert nocs.gts_path(tmp_path, 'real_test', 'scene_1', 1).is_file()

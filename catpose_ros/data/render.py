@@ -282,8 +282,8 @@ def _unit_rays(intr: CameraIntrinsics) -> np.ndarray:
 
 def _interpolate(scene: _Scene, face: torch.Tensor, rays: np.ndarray):
     """Perspective-correct depth and attributes of the winning faces at their pixels."""
-    tri = scene.vertices[scene.faces[face]]
-    ray = torch.from_numpy(rays)
+    tri = scene.vertices[scene.faces[face]].float()
+    ray = torch.from_numpy(rays).float()
     # Ray-triangle intersection (Cramer's rule) gives exact barycentrics and depth.
     e1, e2 = tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]
     pvec = torch.linalg.cross(ray, e2)
@@ -298,7 +298,7 @@ def _interpolate(scene: _Scene, face: torch.Tensor, rays: np.ndarray):
     b0 = (1 - b1 - b2).clamp(0, 1)
     bary = torch.stack([b0, b1, b2], 1)
     bary = bary / bary.sum(1, keepdim=True).clamp(min=1e-12)
-    attrs = (scene.attributes[scene.faces[face]] * bary[..., None]).sum(1)
+    attrs = torch.einsum('nkc,nk->nc', scene.attributes[scene.faces[face]].float(), bary)
     face_normal = torch.nn.functional.normalize(torch.linalg.cross(e1, e2), dim=1)
     return depth, attrs, face_normal
 
@@ -436,6 +436,7 @@ def _shade(out: RenderOutput, shade_normal: np.ndarray, view: np.ndarray,
     gain = np.float32(light.ambient) + np.float32(light.intensity) * diffuse
     lit = (base * gain[:, None] + spec[:, None]) * light.color.astype(np.float32)
     image = np.where((out.depth.reshape(-1) > 0)[:, None], lit, image)
-    image += rng.standard_normal(image.shape, dtype=np.float32) * np.float32(
+    # Sensor noise: mostly luminance, as in real colour cameras.
+    image += rng.standard_normal((len(image), 1), dtype=np.float32) * np.float32(
         rng.uniform(0.004, 0.02))
     return (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8).reshape(shape + (3,))

@@ -23,6 +23,7 @@ neighbours or background, and small holes. Everything is deterministic given the
 """
 
 from dataclasses import dataclass, field
+import functools
 from typing import Optional
 
 import cv2
@@ -117,26 +118,28 @@ def apply_depth_noise(depth: np.ndarray, config: DepthNoiseConfig, rng: np.rando
     edges = valid & (far - near > config.edge_threshold_m)
     out = depth.copy()
     if config.flying_pixels:
-        fly = edges & (rng.random(depth.shape) < config.flying_probability)
-        alpha = rng.uniform(0.1, 0.9, depth.shape).astype(np.float32)
-        out[fly] = (near + alpha * (far - near))[fly]
+        fly = np.flatnonzero(edges & (rng.random(depth.shape) < config.flying_probability))
+        alpha = rng.uniform(0.1, 0.9, len(fly)).astype(np.float32)
+        flat = out.reshape(-1)
+        flat[fly] = near.reshape(-1)[fly] + alpha * (far - near).reshape(-1)[fly]
     if config.axial_noise:
         noise = rng.standard_normal(depth.shape, dtype=np.float32)
         out = out + noise * axial_sigma(out, config).astype(np.float32)
     if config.quantization:
         out = _quantize_disparity(out, intrinsics.fx * config.baseline_m, config.subpixel)
-    drop = np.zeros(depth.shape, bool)
+    # One uniform draw per pixel serves every dropout cause (each has its own threshold).
+    chance = rng.random(depth.shape, dtype=np.float32)
+    drop = chance < config.speckle_probability
     if config.edge_dropout:
         band = cv2.dilate(edges.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-        drop |= band & (rng.random(depth.shape) < config.edge_dropout_probability)
+        drop |= band & (chance < config.edge_dropout_probability)
     if config.dark_dropout and color is not None:
-        luma = color.astype(np.float32).mean(-1) / 255.0
-        drop |= (luma < config.dark_threshold) & (
-            rng.random(depth.shape) < config.dark_dropout_probability)
+        luma = cv2.cvtColor(np.ascontiguousarray(color, dtype=np.uint8), cv2.COLOR_RGB2GRAY)
+        drop |= (luma < config.dark_threshold * 255) & (
+            chance < config.dark_dropout_probability)
     if config.grazing_dropout and normal is not None:
         drop |= _grazing(normal, intrinsics, config) & (
-            rng.random(depth.shape) < config.grazing_dropout_probability)
-    drop |= rng.random(depth.shape) < config.speckle_probability
+            chance < config.grazing_dropout_probability)
     out[drop | ~valid] = 0
     out[(out < config.min_depth_m) | (out > config.max_depth_m)] = 0
     if config.millimetre_steps:
@@ -153,15 +156,22 @@ def _quantize_disparity(depth: np.ndarray, focal_baseline: float, step: float) -
         return np.where(disparity > 0, focal_baseline / disparity, 0).astype(np.float32)
 
 
-def _grazing(normal: np.ndarray, intrinsics: CameraIntrinsics,
-             config: DepthNoiseConfig) -> np.ndarray:
-    """Pixels whose surface is seen at more than the grazing angle from its normal."""
+@functools.lru_cache(maxsize=8)
+def _unit_rays(intrinsics: CameraIntrinsics) -> np.ndarray:
     v, u = np.mgrid[0:intrinsics.height, 0:intrinsics.width].astype(np.float32)
     ray = np.stack([(u - intrinsics.cx) / intrinsics.fx, (v - intrinsics.cy) / intrinsics.fy,
                     np.ones_like(u)], -1)
     ray /= np.linalg.norm(ray, axis=-1, keepdims=True)
-    cos = np.abs(np.einsum('hwc,hwc->hw', ray, normal.astype(np.float32)))
-    has_normal = np.abs(normal).sum(-1) > 0
+    ray.setflags(write=False)
+    return ray
+
+
+def _grazing(normal: np.ndarray, intrinsics: CameraIntrinsics,
+             config: DepthNoiseConfig) -> np.ndarray:
+    """Pixels whose surface is seen at more than the grazing angle from its normal."""
+    normal = normal.astype(np.float32, copy=False)
+    cos = np.abs(np.einsum('hwc,hwc->hw', _unit_rays(intrinsics), normal))
+    has_normal = np.einsum('hwc,hwc->hw', normal, normal) > 0
     return has_normal & (cos < np.cos(np.deg2rad(config.grazing_angle_deg)))
 
 

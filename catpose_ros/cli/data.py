@@ -1,0 +1,194 @@
+# Copyright 2026 The catpose_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""`catpose data ...`: synthetic NOCS-format datasets and a contact sheet.
+
+Each `catpose data` action is one `_add_<action>(actions)` function listed in `ACTIONS`; a new
+action adds its parser there and sets `func` (heavy imports stay inside `func`).
+
+`generate` writes ``<out>/<CAMERA|Real>/<train|val|test>/<scene>/<index:04d>_*`` (subset
+'camera' for --intrinsics camera, 'real' for real; the test split is CAMERA 'val' or Real
+'test'), the SPD list file, and for test splits the NOCS ``gts`` pickles. Scene k draws from
+`SeedSequence((seed, split, k))`, so the output does not depend on the number of workers.
+"""
+
+import argparse
+import logging
+from pathlib import Path
+from typing import Callable, List, Tuple
+
+LOG = logging.getLogger(__name__)
+SPLIT_KEYS = {'train': 1, 'test': 2}
+MOTIONS = ('orbit', 'random', 'objects')
+
+
+def _nocs_split(split: str, intrinsics: str) -> str:
+    """Map (train|test, camera|real) to the NOCS split name of nocs.SPLITS."""
+    if intrinsics == 'camera':
+        return 'camera_train' if split == 'train' else 'camera_val'
+    return 'real_train' if split == 'train' else 'real_test'
+
+
+def _scene_name(index: int, intrinsics: str) -> str:
+    return '%05d' % index if intrinsics == 'camera' else 'scene_%d' % (index + 1)
+
+
+def _add_generate(actions: argparse._SubParsersAction) -> None:
+    parser = actions.add_parser(
+        'generate', help='render synthetic tabletop scenes in the NOCS on-disk format',
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument('--out', type=Path, required=True, help='dataset root')
+    parser.add_argument('--scenes', type=int, required=True, help='number of scenes')
+    parser.add_argument('--split', choices=tuple(SPLIT_KEYS), default='train',
+                        help='object-instance library (test instances are unseen in train)')
+    parser.add_argument('--frames-per-scene', type=int, default=10)
+    parser.add_argument('--intrinsics', choices=('real', 'camera'), default='camera')
+    parser.add_argument('--motion', choices=MOTIONS, default='orbit',
+                        help='orbit: smooth camera arc; random: independent viewpoints; '
+                        'objects: objects slide on the table under a camera arc')
+    parser.add_argument('--no-noise', action='store_true', help='write clean depth')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--workers', type=int, default=1)
+    parser.set_defaults(func=run_generate)
+
+
+def _add_contact_sheet(actions: argparse._SubParsersAction) -> None:
+    parser = actions.add_parser(
+        'contact-sheet', help='one PNG with rows of scenes: RGB, depth, instances, NOCS map',
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument('--out', type=Path, default=Path('docs/contact_sheet.png'))
+    parser.add_argument('--scenes', type=int, default=4)
+    parser.add_argument('--split', choices=tuple(SPLIT_KEYS), default='train')
+    parser.add_argument('--intrinsics', choices=('real', 'camera'), default='real')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.set_defaults(func=run_contact_sheet)
+
+
+ACTIONS: Tuple[Callable[[argparse._SubParsersAction], None], ...] = (
+    _add_generate, _add_contact_sheet)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add `catpose data` and every action in ACTIONS."""
+    parser = subparsers.add_parser('data', help='synthetic data: generate, contact-sheet')
+    actions = parser.add_subparsers(dest='data_command', required=True)
+    for add in ACTIONS:
+        add(actions)
+
+
+def _intrinsics(name: str):
+    from catpose_ros.geometry.camera import NOCS_CAMERA_INTRINSICS, NOCS_REAL_INTRINSICS
+
+    return NOCS_CAMERA_INTRINSICS if name == 'camera' else NOCS_REAL_INTRINSICS
+
+
+def scene_frames(index: int, seed: int, split: str, intrinsics_name: str, num_frames: int,
+                 motion: str, noise: bool):
+    """Generate scene `index` of a run and yield its frames (deterministic per index)."""
+    import numpy as np
+
+    from catpose_ros.data import scenes
+    from catpose_ros.data.sensor import SensorConfig
+
+    rng = np.random.default_rng(np.random.SeedSequence((seed, SPLIT_KEYS[split], index)))
+    name = _scene_name(index, intrinsics_name)
+    scene = scenes.generate_scene(scenes.SceneConfig(split=split), rng, name)
+    if motion == 'random':
+        poses = [scenes.sample_camera_pose(scene, rng) for _ in range(num_frames)]
+    else:
+        poses = scenes.camera_trajectory(scene, num_frames, rng)
+    states = scenes.moving_objects_sequence(scene, num_frames, rng) if motion == 'objects' \
+        else scene
+    sensor = SensorConfig() if noise else SensorConfig.noiseless()
+    return scenes.render_sequence(states, poses, _intrinsics(intrinsics_name), sensor, rng)
+
+
+def _write_scene(job) -> List[str]:
+    """Render and write one scene; return its list-file entries (run in a worker)."""
+    import torch
+
+    from catpose_ros.data import nocs
+
+    torch.set_num_threads(1)
+    index, args = job
+    nocs_split = _nocs_split(args['split'], args['intrinsics'])
+    directory, part = nocs.SPLITS[nocs_split]
+    name = _scene_name(index, args['intrinsics'])
+    scene_dir = Path(args['out']) / directory / part / name
+    scene_dir.mkdir(parents=True, exist_ok=True)
+    entries = []
+    frames = scene_frames(index, args['seed'], args['split'], args['intrinsics'],
+                          args['frames_per_scene'], args['motion'], args['noise'])
+    for k, frame in enumerate(frames):
+        nocs.write_frame(scene_dir, k, frame, args['intrinsics'])
+        entries.append('%s/%s/%04d' % (part, name, k))
+        if args['split'] == 'test':
+            data = 'val' if args['intrinsics'] == 'camera' else 'real_test'
+            nocs.write_gts(args['out'], data, name, k, frame, entries[-1])
+    return entries
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    """Render the scenes (optionally in worker processes) and write the split's list file."""
+    import multiprocessing
+    import time
+
+    from tqdm import tqdm
+
+    from catpose_ros.data import nocs
+
+    if args.scenes < 1 or args.frames_per_scene < 1 or args.workers < 1:
+        raise SystemExit('--scenes, --frames-per-scene and --workers must be positive')
+    job = {'out': str(args.out), 'split': args.split, 'intrinsics': args.intrinsics,
+           'frames_per_scene': args.frames_per_scene, 'motion': args.motion,
+           'noise': not args.no_noise, 'seed': args.seed}
+    jobs = [(index, job) for index in range(args.scenes)]
+    entries: List[List[str]] = [[] for _ in jobs]
+    start = time.perf_counter()
+    with tqdm(total=args.scenes * args.frames_per_scene, unit='frame') as progress:
+        if args.workers == 1:
+            results = map(_write_scene, jobs)
+        else:
+            pool = multiprocessing.get_context('spawn').Pool(args.workers)
+            results = pool.imap(_write_scene, jobs)
+        for index, scene_entries in enumerate(results):
+            entries[index] = scene_entries
+            progress.update(len(scene_entries))
+        if args.workers > 1:
+            pool.close()
+            pool.join()
+    elapsed = time.perf_counter() - start
+    flat = [entry for scene_entries in entries for entry in scene_entries]
+    listing = nocs.write_list_file(args.out, _nocs_split(args.split, args.intrinsics), flat)
+    LOG.info('wrote %d frames in %.1f s (%.2f frames/s) and %s', len(flat), elapsed,
+             len(flat) / elapsed, listing)
+    return 0
+
+
+def run_contact_sheet(args: argparse.Namespace) -> int:
+    """Render one noisy view of each of a few scenes and save them side by side."""
+    import cv2
+
+    from catpose_ros.data.contact_sheet import contact_sheet
+
+    frames = [next(iter(scene_frames(index, args.seed, args.split, args.intrinsics, 1,
+                                     'random', True)))
+              for index in range(args.scenes)]
+    sheet = contact_sheet(frames)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(args.out), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR),
+                       [cv2.IMWRITE_PNG_COMPRESSION, 9]):
+        raise SystemExit('could not write %s' % args.out)
+    LOG.info('wrote %s (%d x %d)', args.out, sheet.shape[1], sheet.shape[0])
+    return 0
