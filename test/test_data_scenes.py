@@ -189,3 +189,9 @@ def test_generate_command_writes_a_readable_nocs_split(tmp_path):
             np.testing.assert_allclose(obj.translation, ref.translation, atol=1e-4)
         np.testing.assert_allclose(frame.depth, reference.depth, atol=1e-3)
     assert nocs.gts_path(tmp_path, 'real_test', 'scene_1', 1).is_file()
+    cache = tmp_path / 'cache.npz'
+    args = parser.parse_args(['data', 'cache', '--root', str(tmp_path), '--split', 'real_test',
+                              '--out', str(cache)])
+    assert args.func(args) == 0
+    with np.load(cache) as arrays:
+        assert len(arrays['rotation']) == sum(len(f.objects) for f in expected)

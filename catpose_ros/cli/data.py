@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""`catpose data ...`: synthetic NOCS-format datasets and a contact sheet.
+"""`catpose data ...`: synthetic NOCS-format datasets, a contact sheet and the point cache.
 
 Each `catpose data` action is one `_add_<action>(actions)` function listed in `ACTIONS`; a new
 action adds its parser there and sets `func` (heavy imports stay inside `func`).
@@ -31,6 +31,7 @@ from typing import Callable, List, Tuple
 LOG = logging.getLogger(__name__)
 SPLIT_KEYS = {'train': 1, 'test': 2}
 MOTIONS = ('orbit', 'random', 'objects')
+NOCS_SPLITS = ('camera_train', 'camera_val', 'real_train', 'real_test')
 
 
 def _nocs_split(split: str, intrinsics: str) -> str:
@@ -75,13 +76,27 @@ def _add_contact_sheet(actions: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run_contact_sheet)
 
 
+def _add_cache(actions: argparse._SubParsersAction) -> None:
+    parser = actions.add_parser(
+        'cache', help='back-project every instance of a NOCS split once into a point cache',
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument('--root', type=Path, required=True, help='NOCS dataset root')
+    parser.add_argument('--split', choices=NOCS_SPLITS, required=True)
+    parser.add_argument('--out', type=Path, required=True, help='cache file (.npz)')
+    parser.add_argument('--max-points', type=int, default=2048)
+    parser.add_argument('--min-points', type=int, default=50)
+    parser.add_argument('--mask-noise-variants', type=int, default=1)
+    parser.add_argument('--seed', type=int, default=0)
+    parser.set_defaults(func=run_cache)
+
+
 ACTIONS: Tuple[Callable[[argparse._SubParsersAction], None], ...] = (
-    _add_generate, _add_contact_sheet)
+    _add_generate, _add_contact_sheet, _add_cache)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add `catpose data` and every action in ACTIONS."""
-    parser = subparsers.add_parser('data', help='synthetic data: generate, contact-sheet')
+    parser = subparsers.add_parser('data', help='synthetic data: generate, contact-sheet, cache')
     actions = parser.add_subparsers(dest='data_command', required=True)
     for add in ACTIONS:
         add(actions)
@@ -191,4 +206,15 @@ def run_contact_sheet(args: argparse.Namespace) -> int:
                        [cv2.IMWRITE_PNG_COMPRESSION, 9]):
         raise SystemExit('could not write %s' % args.out)
     LOG.info('wrote %s (%d x %d)', args.out, sheet.shape[1], sheet.shape[0])
+    return 0
+
+
+def run_cache(args: argparse.Namespace) -> int:
+    """Build the training point cache of one NOCS split."""
+    from catpose_ros.data.dataset import build_point_cache
+
+    counts = build_point_cache(args.root, args.out, args.split, max_points=args.max_points,
+                               min_points=args.min_points,
+                               mask_noise_variants=args.mask_noise_variants, seed=args.seed)
+    LOG.info('cache %s: %s', args.out, counts)
     return 0
