@@ -84,14 +84,15 @@ def _errors(frame, poses) -> List[Dict[str, float]]:
 
 def _frames(args: argparse.Namespace):
     from catpose_ros.data import scenes
-    from catpose_ros.data.sensor import SensorConfig
+    from catpose_ros.data.sensor import MaskNoiseConfig, SensorConfig
     from catpose_ros.geometry.camera import NOCS_REAL_INTRINSICS
 
     rng = np.random.default_rng(args.seed)
     scene = scenes.generate_scene(scenes.SceneConfig(split='test'), rng, 'demo')
     # A 3 s orbit at 30 Hz, of which the first frames are rendered: video-like motion.
     poses = scenes.camera_trajectory(scene, max(90, args.frames), rng)[:args.frames]
-    return scenes.render_sequence(scene, poses, NOCS_REAL_INTRINSICS, SensorConfig(), rng)
+    sensor = SensorConfig(mask=MaskNoiseConfig(enabled=True))
+    return scenes.render_sequence(scene, poses, NOCS_REAL_INTRINSICS, sensor, rng)
 
 
 def _save_overlay(path: Path, frame, poses) -> None:
