@@ -12,40 +12,47 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Find files the package ships outside its Python modules (models/, config/, launch/).
+"""Find the files the package ships outside its Python modules (the default model).
 
-The same lookup serves a colcon install (share/catpose_ros via ament_index), a pip install
-(<prefix>/share/catpose_ros from data_files) and a source checkout (the repository root).
+The same lookup serves a colcon install (share/catpose_ros, given by the node as share_dir),
+a pip install (<prefix>/share/catpose_ros from data_files) and a source checkout (the
+repository root).
 """
 
 from pathlib import Path
 import sys
-from typing import List
+from typing import Optional, Tuple
 
-PACKAGE = 'catpose_ros'
-DEFAULT_MODEL = 'models/catpose_default.pt'
-
-
-def _share_candidates() -> List[Path]:
-    candidates = [Path(__file__).resolve().parents[1]]
-    try:
-        from ament_index_python.packages import get_package_share_directory
-        candidates.insert(0, Path(get_package_share_directory(PACKAGE)))
-    except (ImportError, LookupError):
-        pass
-    candidates.append(Path(sys.prefix) / 'share' / PACKAGE)
-    return candidates
+DEFAULT_CHECKPOINT_NAME = 'catpose_default.pt'
 
 
-def find_share_file(relative: str) -> Path:
-    """Return the first existing copy of a shipped file; FileNotFoundError lists the places."""
-    tried = [root / relative for root in _share_candidates()]
-    for path in tried:
-        if path.is_file():
-            return path
-    raise FileNotFoundError('%s not found; looked in: %s' % (relative, ', '.join(map(str, tried))))
+class ModelNotFoundError(FileNotFoundError):
+    """Raised when no model checkpoint exists where the parameters point."""
 
 
-def default_model_path() -> Path:
-    """Return the path of the shipped default model checkpoint."""
-    return find_share_file(DEFAULT_MODEL)
+def checkpoint_candidates(checkpoint: str, share_dir: Optional[str] = None,
+                          default_name: str = DEFAULT_CHECKPOINT_NAME) -> Tuple[Path, ...]:
+    """Return where a model file is looked for: the given path, else the installed defaults."""
+    if checkpoint:
+        return (Path(checkpoint).expanduser(),)
+    package_dir = Path(__file__).resolve().parent
+    roots = [Path(share_dir)] if share_dir else []
+    roots.append(Path(sys.prefix) / 'share' / 'catpose_ros')
+    if len(package_dir.parents) > 3:
+        # <prefix>/lib/pythonX.Y/site-packages/catpose_ros -> <prefix>/share/catpose_ros
+        roots.append(package_dir.parents[3] / 'share' / 'catpose_ros')
+    roots.append(package_dir.parent)  # a source checkout: <repo>/models
+    return tuple(dict.fromkeys(root / 'models' / default_name for root in roots))
+
+
+def resolve_checkpoint(checkpoint: str, share_dir: Optional[str] = None,
+                       default_name: str = DEFAULT_CHECKPOINT_NAME,
+                       parameter: str = 'model.checkpoint') -> Path:
+    """Return the model file to load, or raise ModelNotFoundError saying what to do."""
+    candidates = checkpoint_candidates(checkpoint, share_dir, default_name)
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise ModelNotFoundError(
+        'no model file found (looked at: %s); pass %s:=/path/to/file or install one there'
+        % (', '.join(str(c) for c in candidates), parameter))

@@ -117,16 +117,16 @@ def run(args: argparse.Namespace) -> int:
     """Run the demo and print what it measured."""
     import torch
 
+    from catpose_ros.model.device import resolve_device
     from catpose_ros.model.pose_sampler import SamplerConfig
     from catpose_ros.perception.estimator import PoseEstimator
     from catpose_ros.perception.pipeline import FramePipeline
     from catpose_ros.perception.tracking import TrackingConfig
-    from catpose_ros.resources import default_model_path
-    from catpose_ros.training.trainer import resolve_device
+    from catpose_ros.resources import resolve_checkpoint
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    model_path = Path(args.model) if args.model else default_model_path()
+    model_path = resolve_checkpoint(args.model, parameter='--model')
     device = resolve_device(args.device)
     estimator = PoseEstimator.from_checkpoint(
         model_path, device=device, seed=args.seed,

@@ -43,7 +43,11 @@ class TrackedPose:
 
 @dataclass
 class FrameResult:
-    """Everything one frame produced: tracked poses, skipped objects, stage latencies."""
+    """Everything one frame produced: tracked poses, skipped objects, stage latencies.
+
+    latency_ms: associate, estimate (with its parts backproject, encode, sample, size),
+    track_update and frame_total.
+    """
 
     stamp_ns: int
     poses: List[TrackedPose] = field(default_factory=list)
@@ -85,7 +89,8 @@ class FramePipeline:
             depth_m, intrinsics, [o.instance for o in plan.observations], depth_scale=1.0,
             init_poses=plan.init_poses)
         result.skipped.extend(estimation.skipped)
-        result.latency_ms.update(estimation.timings_ms)
+        result.latency_ms.update({'estimate' if stage == 'total' else stage: ms
+                                  for stage, ms in estimation.timings_ms.items()})
         update_started = time.perf_counter()
         index_of = {o.instance.instance_id: i for i, o in enumerate(plan.observations)}
         by_index = {index_of[e.instance_id]: e for e in estimation.estimates}

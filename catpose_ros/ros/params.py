@@ -22,23 +22,18 @@ checks that config/catpose.yaml names exactly these parameters. ROS names are do
 """
 
 from dataclasses import dataclass, field, fields, is_dataclass, replace
-from pathlib import Path
-import sys
 from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Tuple
+
+from catpose_ros.resources import (  # noqa: F401 (re-exported for the node cores)
+    checkpoint_candidates, DEFAULT_CHECKPOINT_NAME, ModelNotFoundError, resolve_checkpoint)
 
 POSE_NODE = 'pose'
 SEGMENTATION_NODE = 'segmentation'
 BOTH_NODES = (POSE_NODE, SEGMENTATION_NODE)
 
-DEFAULT_CHECKPOINT_NAME = 'catpose_default.pt'
-
 
 class InvalidParameterError(ValueError):
     """Raised for an unknown parameter name or a value of the wrong type or range."""
-
-
-class ModelNotFoundError(FileNotFoundError):
-    """Raised when no model checkpoint exists where the parameters point."""
 
 
 def _param(default: Any, description: str, *, low: Optional[float] = None,
@@ -316,31 +311,3 @@ def load_params_file(path: str, node: Optional[str] = None) -> CatposeParams:
         names = {spec.name for spec in parameter_specs(node)}
         merged = {name: value for name, value in merged.items() if name in names}
     return CatposeParams.from_dict(merged)
-
-
-def checkpoint_candidates(checkpoint: str, share_dir: Optional[str] = None,
-                          default_name: str = DEFAULT_CHECKPOINT_NAME) -> Tuple[Path, ...]:
-    """Return where a model file is looked for: the given path, else the installed defaults."""
-    if checkpoint:
-        return (Path(checkpoint).expanduser(),)
-    package_dir = Path(__file__).resolve().parents[1]
-    roots = [Path(share_dir)] if share_dir else []
-    roots.append(Path(sys.prefix) / 'share' / 'catpose_ros')
-    if len(package_dir.parents) > 3:
-        # <prefix>/lib/pythonX.Y/site-packages/catpose_ros -> <prefix>/share/catpose_ros
-        roots.append(package_dir.parents[3] / 'share' / 'catpose_ros')
-    roots.append(package_dir.parent)  # a source checkout: <repo>/models
-    return tuple(dict.fromkeys(root / 'models' / default_name for root in roots))
-
-
-def resolve_checkpoint(checkpoint: str, share_dir: Optional[str] = None,
-                       default_name: str = DEFAULT_CHECKPOINT_NAME,
-                       parameter: str = 'model.checkpoint') -> Path:
-    """Return the model file to load, or raise ModelNotFoundError saying what to do."""
-    candidates = checkpoint_candidates(checkpoint, share_dir, default_name)
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    raise ModelNotFoundError(
-        'no model file found (looked at: %s); pass %s:=/path/to/file or install one there'
-        % (', '.join(str(c) for c in candidates), parameter))

@@ -30,8 +30,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from catpose_ros.geometry.backprojection import (backproject, points_from_depth,
-                                                 TooFewPointsError)
+from catpose_ros.geometry.backprojection import points_from_depth, TooFewPointsError
+from catpose_ros.model.device import resolve_device
 from catpose_ros.perception.segmentation import Instance, InstanceLabel, LabelImageSegmenter
 from catpose_ros.ros import conversions as conv
 from catpose_ros.ros.messages import MessageFactory
@@ -121,14 +121,6 @@ class FrameSlot:
             self._item, self._has_item = None, False
 
 
-def resolve_device(device: str) -> str:
-    """Map 'auto' to cuda when available, else cpu; keep explicit devices."""
-    if device != 'auto':
-        return device
-    import torch
-    return 'cuda' if torch.cuda.is_available() else 'cpu'
-
-
 def sampler_config_from_params(params: CatposeParams):
     """Build the diffusion sampler's config from the sampler.* and model.* parameters."""
     from catpose_ros.model.guidance import GuidanceConfig
@@ -149,7 +141,8 @@ def tracking_config_from_params(params: CatposeParams):
         warm_start=tracking.mode == 'track', lost_after_frames=tracking.lost_after_frames,
         max_translation_jump_m=tracking.max_translation_jump_m,
         max_rotation_jump_deg=tracking.max_rotation_jump_deg,
-        reinit_period_s=tracking.reinit_period_s)
+        reinit_period_s=tracking.reinit_period_s,
+        min_points=params.segmentation.min_mask_pixels)
 
 
 def load_estimator(params: CatposeParams, share_dir: Optional[str] = None):
@@ -181,11 +174,12 @@ class PoseNodeCore:
     """
 
     def __init__(self, params: CatposeParams, estimator: Any, factory: MessageFactory):
-        from catpose_ros.perception.tracking import MultiObjectTracker
+        from catpose_ros.perception.pipeline import FramePipeline
         self.params = params
         self.estimator = estimator
         self.factory = factory
-        self.tracker = MultiObjectTracker(tracking_config_from_params(params))
+        self.pipeline = FramePipeline(estimator, tracking_config_from_params(params),
+                                      params.depth.min_depth, params.depth.max_depth)
         self.enabled = True
         self.labels = LabelImageSegmenter(min_mask_pixels=params.segmentation.min_mask_pixels)
         self.marker_book = conv.MarkerBook()
@@ -194,6 +188,11 @@ class PoseNodeCore:
         self.frames_skipped = 0
         self.last_header: Any = None
         self._lock = threading.Lock()
+
+    @property
+    def tracker(self):
+        """Give access to the multi-object tracker, whose tracks diagnostics and tests read."""
+        return self.pipeline.tracker
 
     @classmethod
     def from_params(cls, params: CatposeParams, factory: MessageFactory,
@@ -282,23 +281,18 @@ class PoseNodeCore:
                 depth_msg, camera_info_msg, instances_msg, detections_msg)
         with stage('masks'):
             instances = self._instances(label_image, records, outputs)
-            observations = self._observations(depth_m, intrinsics, instances, outputs)
-        with stage('tracking'):
-            plan = self.tracker.plan(outputs.stamp_ns, observations)
-        if plan.reset:
+        result = self.pipeline.process(outputs.stamp_ns, depth_m, intrinsics, instances)
+        if result.tracks_reset:
             outputs.logs.append(LogRecord('warn', 'time went backwards: tracks reset'))
-        init_poses = {obs.instance.instance_id: planned.init_pose for obs, planned in
-                      zip(plan.observations, plan.assignments) if planned.init_pose is not None}
-        with stage('estimate'):
-            result = self.estimator.estimate_from_depth(
-                depth_m, intrinsics, [obs.instance for obs in plan.observations],
-                depth_scale=1.0, init_poses=init_poses)
-        outputs.latency_ms.update({'estimate_' + k: float(v)
-                                   for k, v in getattr(result, 'timings_ms', {}).items()})
         for instance_id, reason in result.skipped:
             self._skip_object(outputs, int(instance_id), str(reason))
-        with stage('tracking'):
-            outputs.objects = self._update_tracks(plan, result.estimates)
+        latency = result.latency_ms
+        outputs.latency_ms['tracking'] = latency['associate'] + latency['track_update']
+        outputs.latency_ms['estimate'] = latency.get('estimate', 0.0)
+        outputs.latency_ms.update({'estimate_' + part: latency[part] for part in
+                                   ('backproject', 'encode', 'sample', 'size') if part in latency})
+        outputs.objects = [_object_pose(tracked.estimate, tracked.track_id)
+                           for tracked in result.poses]
         with stage('messages'):
             self._messages(header, outputs, depth_m, intrinsics, instances, want_cloud)
         self.last_header = conv.copy_header(self.factory, header)
@@ -349,36 +343,6 @@ class PoseNodeCore:
             if skipped.instance_id not in low_score:
                 self._skip_object(outputs, skipped.instance_id, skipped.reason)
         return result.instances
-
-    def _observations(self, depth_m: np.ndarray, intrinsics: Any,
-                      instances: List[Instance], outputs: PoseOutputs) -> List[Any]:
-        """Attach the centroid of each instance's valid depth points (what tracking gates)."""
-        from catpose_ros.perception.tracking import Observation
-        depth = self.params.depth
-        minimum = self.params.segmentation.min_mask_pixels
-        observations = []
-        for instance in instances:
-            points = backproject(depth_m, instance.mask, intrinsics, depth.min_depth,
-                                 depth.max_depth)
-            if len(points) < minimum:
-                self._skip_object(outputs, instance.instance_id, '%d valid depth points under '
-                                  'the mask, fewer than %d' % (len(points), minimum))
-                continue
-            observations.append(Observation(instance, points.mean(axis=0)))
-        return observations
-
-    def _update_tracks(self, plan: Any, estimates: Sequence[Any]) -> List[conv.ObjectPose]:
-        """Hand the estimates to the tracker; return them with their track ids."""
-        index_by_instance = {obs.instance.instance_id: index
-                             for index, obs in enumerate(plan.observations)}
-        by_index = {index_by_instance[e.instance_id]: e for e in estimates}
-        update = self.tracker.update(plan.stamp_ns, plan, {
-            index: (e.rotation, e.translation, e.size) for index, e in by_index.items()})
-        if update.stale:
-            return []
-        failed = set(update.failed)
-        return [_object_pose(estimate, plan.assignments[index].track_id)
-                for index, estimate in sorted(by_index.items()) if index not in failed]
 
     def _messages(self, header: Any, outputs: PoseOutputs, depth_m: np.ndarray,
                   intrinsics: Any, instances: List[Instance], want_cloud: bool) -> None:

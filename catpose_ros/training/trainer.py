@@ -34,19 +34,13 @@ from catpose_ros.data.dataset import PosePointDataset
 from catpose_ros.evaluation.metrics import pose_errors
 from catpose_ros.geometry.rotation import matrix_to_rotation_6d, rotation_6d_to_matrix
 from catpose_ros.model.checkpoint import load_checkpoint, save_checkpoint
+from catpose_ros.model.device import resolve_device
 from catpose_ros.model.losses import dsm_loss, regression_loss
 from catpose_ros.model.pose_sampler import PoseSampler, SamplerConfig
 from catpose_ros.model.posenet import CatPoseNet, ModelConfig
 from catpose_ros.training.config import TrainConfig
 
 LOG = logging.getLogger(__name__)
-
-
-def resolve_device(name: str) -> torch.device:
-    """Map 'auto' to cuda when available, else cpu."""
-    if name == 'auto':
-        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    return torch.device(name)
 
 
 def pose_targets(batch: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
@@ -120,7 +114,7 @@ class Trainer:
     def __init__(self, config: TrainConfig, model_config: Optional[ModelConfig] = None):
         self.config = config
         self.out_dir = Path(config.out_dir)
-        self.device = resolve_device(config.device)
+        self.device = torch.device(resolve_device(config.device))
         torch.manual_seed(config.seed)
         self.model = build_model(config, model_config or ModelConfig(), self.device)
         self.ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay),
