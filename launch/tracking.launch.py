@@ -16,6 +16,9 @@
 
 Example: ros2 launch catpose_ros tracking.launch.py device:=cuda launch_rviz:=true
 
+model:=/path/to/checkpoint.pt overrides model.checkpoint of params_file; left empty, the
+params file decides (its default: share/catpose_ros/models/catpose_default.pt).
+
 With segmentation_source:=topic the pose node reads an external mono16 instance label image
 (instances_topic) and its Detection2DArray (detections_topic) instead of starting
 catpose_segmentation.
@@ -23,12 +26,13 @@ catpose_segmentation.
 
 import os
 
-from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription
+from launch import LaunchContext, LaunchDescription
+from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription, OpaqueFunction
 from launch.conditions import IfCondition
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration, PythonExpression
 from launch_ros.actions import Node
+from launch_ros.parameter_descriptions import ParameterValue
 
 LAUNCH_DIR = os.path.dirname(os.path.abspath(__file__))
 SHARE_DIR = os.path.dirname(LAUNCH_DIR)
@@ -38,6 +42,7 @@ ARGUMENTS = (
     ('namespace', 'catpose', 'Namespace of the catpose nodes.'),
     ('params_file', os.path.join(SHARE_DIR, 'config', 'catpose.yaml'),
      'ROS parameters file (/** section) for both nodes.'),
+    ('model', '', 'Model checkpoint file; overrides model.checkpoint of params_file when set.'),
     ('device', 'auto', 'Torch device: auto, cpu, cuda or cuda:<index>.'),
     ('mode', 'track', 'track: warm starts and stable ids; estimate: every frame cold.'),
     ('depth_topic', '/camera/camera/aligned_depth_to_color/image_raw',
@@ -57,6 +62,28 @@ ARGUMENTS = (
 )
 
 
+def pose_overrides(context: LaunchContext, config: dict) -> dict:
+    """Return the launch-argument parameters of catpose_pose (checkpoint only when given)."""
+    overrides = {'model.device': config['device'], 'tracking.mode': config['mode'],
+                 'use_sim_time': config['use_sim_time']}
+    if context.perform_substitution(config['model']):
+        overrides['model.checkpoint'] = ParameterValue(config['model'], value_type=str)
+    return overrides
+
+
+def pose_node(context: LaunchContext, config: dict) -> list:
+    """Return catpose_pose, built once the launch arguments are known."""
+    return [Node(
+        package='catpose_ros', executable='pose_node', name='catpose_pose',
+        namespace=config['namespace'], output='screen',
+        parameters=[config['params_file'], pose_overrides(context, config)],
+        remappings=[('depth/image', config['depth_topic']),
+                    ('depth/camera_info', config['camera_info_topic']),
+                    ('segmentation/instances', config['instances_topic']),
+                    ('segmentation/detections', config['detections_topic'])],
+        arguments=['--ros-args', '--log-level', config['log_level']])]
+
+
 def generate_launch_description():
     """Declare the arguments and start catpose_pose (+ catpose_segmentation, RViz)."""
     config = {name: LaunchConfiguration(name) for name, _, _ in ARGUMENTS}
@@ -67,17 +94,7 @@ def generate_launch_description():
         launch_arguments={name: config[name] for name in (
             'namespace', 'params_file', 'device', 'rgb_topic', 'depth_topic', 'use_sim_time',
             'log_level')}.items())
-    pose = Node(
-        package='catpose_ros', executable='pose_node', name='catpose_pose',
-        namespace=config['namespace'], output='screen',
-        parameters=[config['params_file'], {'model.device': config['device'],
-                                            'tracking.mode': config['mode'],
-                                            'use_sim_time': config['use_sim_time']}],
-        remappings=[('depth/image', config['depth_topic']),
-                    ('depth/camera_info', config['camera_info_topic']),
-                    ('segmentation/instances', config['instances_topic']),
-                    ('segmentation/detections', config['detections_topic'])],
-        arguments=['--ros-args', '--log-level', config['log_level']])
+    pose = OpaqueFunction(function=pose_node, args=[config])
     rviz = Node(
         package='rviz2', executable='rviz2', name='rviz2', output='screen',
         arguments=['-d', os.path.join(SHARE_DIR, 'rviz', 'catpose.rviz')],

@@ -26,9 +26,9 @@ LAUNCH_DIR = ROOT / 'launch'
 LAUNCH_FILES = sorted(LAUNCH_DIR.glob('*.launch.py'))
 DOCUMENTED = {
     'tracking.launch.py': {
-        'namespace', 'params_file', 'device', 'mode', 'depth_topic', 'camera_info_topic',
-        'rgb_topic', 'segmentation_source', 'instances_topic', 'detections_topic',
-        'use_sim_time', 'launch_rviz', 'log_level'},
+        'namespace', 'params_file', 'model', 'device', 'mode', 'depth_topic',
+        'camera_info_topic', 'rgb_topic', 'segmentation_source', 'instances_topic',
+        'detections_topic', 'use_sim_time', 'launch_rviz', 'log_level'},
     'segmentation.launch.py': {
         'namespace', 'params_file', 'device', 'rgb_topic', 'depth_topic', 'use_sim_time',
         'log_level'},
@@ -69,6 +69,7 @@ def test_documented_arguments_are_declared(name):
         assert arguments['launch_rviz'] == 'false'
         assert arguments['segmentation_source'] == 'node'
         assert arguments['mode'] == 'track'
+        assert arguments['model'] == ''
 
 
 def test_estimation_includes_tracking_in_estimate_mode():
@@ -112,3 +113,20 @@ def test_launch_description_builds_with_launch_ros(name):
     declared = {argument.name for argument in description.get_launch_arguments()}
     expected = DOCUMENTED.get(name, DOCUMENTED['tracking.launch.py'])
     assert expected <= declared
+
+
+@pytest.mark.ros
+@pytest.mark.parametrize('model', ['', '/models/mug.pt'])
+def test_model_argument_overrides_the_checkpoint_only_when_set(model):
+    pytest.importorskip('launch_ros')
+    from launch import LaunchContext
+    from launch.substitutions import LaunchConfiguration
+    tracking = _load_launch_module(LAUNCH_DIR / 'tracking.launch.py')
+    context = LaunchContext()
+    context.launch_configurations.update(
+        {'model': model, 'device': 'cpu', 'mode': 'track', 'use_sim_time': 'false'})
+    config = {name: LaunchConfiguration(name) for name in context.launch_configurations}
+    overrides = tracking.pose_overrides(context, config)
+    assert ('model.checkpoint' in overrides) == bool(model)
+    if model:
+        assert context.perform_substitution(overrides['model.checkpoint'].value[0]) == model
