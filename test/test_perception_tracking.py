@@ -266,15 +266,17 @@ def test_categories_never_associate():
     assert plan.assignments[0].is_new and report.missed == [1]
 
 
-@pytest.mark.parametrize('config', [
-    TrackingConfig(max_centroid_distance_m=0.05), TrackingConfig(min_iou=0.9)])
-def test_gates_reject_large_moves(config):
+@pytest.mark.parametrize('config, keeps_track', [
+    (TrackingConfig(max_centroid_distance_m=0.05, min_iou=0.9), False),
+    (TrackingConfig(max_centroid_distance_m=0.05), True),
+    (TrackingConfig(min_iou=0.9), True)])
+def test_a_move_is_rejected_only_when_both_gates_fail(config, keeps_track):
     tracker = MultiObjectTracker(config)
     mug = _thing('mug', 0.0)
     _step(tracker, 0, [mug])
     mug.translation = mug.translation + np.array([0.06, 0.0, 0.0])
     plan, _ = _step(tracker, FRAME, [mug])
-    assert plan.assignments[0].is_new
+    assert plan.assignments[0].is_new != keeps_track
 
 
 def test_update_validates_before_changing_anything():

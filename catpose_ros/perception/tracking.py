@@ -60,11 +60,13 @@ def _y_symmetric_nocs_categories() -> Tuple[str, ...]:
 class TrackingConfig:
     """Tracking parameters (the pose node's tracking parameters map onto these).
 
-    A pair (observation, track) is admissible when the categories agree, the mask IoU (box
-    IoU when masks are not comparable) is at least `min_iou` and the centroids are at most
-    `max_centroid_distance_m` apart. An instance needs `min_points` valid depth points to
-    become an observation. Rotation jumps of categories in
-    `y_symmetric_categories` ignore rotation about the object y axis.
+    A pair (observation, track) is admissible when the categories agree and either the mask
+    IoU (box IoU when masks are not comparable) is at least `min_iou` or the centroids are at
+    most `max_centroid_distance_m` apart: a small object that moved further than its own
+    width between processed frames has no overlap left but is still close by. Among
+    admissible pairs the cost (distance / gate + 1 - IoU) picks the closest, most overlapping.
+    An instance needs `min_points` valid depth points to become an observation. Rotation
+    jumps of categories in `y_symmetric_categories` ignore rotation about the object y axis.
     """
 
     warm_start: bool = True
@@ -365,9 +367,9 @@ class MultiObjectTracker:
         distance = float(np.linalg.norm(observation.centroid - track.centroid))
         overlap = self._overlap(observation, track)
         gate = self.config.max_centroid_distance_m
-        if distance > gate or overlap < self.config.min_iou:
+        if distance > gate and overlap < self.config.min_iou:
             return _INADMISSIBLE
-        scaled = distance / gate if math.isfinite(gate) else 0.0
+        scaled = min(distance / gate, 2.0) if math.isfinite(gate) else 0.0
         return scaled + (1.0 - overlap)
 
     @staticmethod
