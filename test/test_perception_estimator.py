@@ -27,6 +27,7 @@ import torch
 
 from catpose_ros.categories import UnknownCategoryError
 from catpose_ros.geometry.camera import CameraIntrinsics
+from catpose_ros.geometry.rotation import rotation_6d_to_matrix
 from catpose_ros.geometry.transforms import make_transform
 from catpose_ros.model.checkpoint import save_checkpoint
 from catpose_ros.model.pose_sampler import SamplerConfig
@@ -198,3 +199,20 @@ def test_frame_without_usable_instances_returns_empty_result():
     depth, instances = frame()
     result = estimator.estimate_from_depth(depth, K, instances[1:4])
     assert result.estimates == [] and len(result.skipped) == 3
+
+
+def test_regression_head_gives_the_regressed_pose_and_ignores_warm_starts():
+    model = small_model()
+    estimator = PoseEstimator(model, FAST, seed=0, head='regression')
+    cloud = blob(np.random.default_rng(3), [0.05, -0.02, 0.9], SMALL.num_points)
+    cold, = estimator.estimate_points([cloud], ['mug'])
+    warm, = estimator.estimate_points([cloud], ['mug'], init_poses=[np.eye(4)])
+    with torch.inference_mode():
+        pose9 = model.regress(model.encode(torch.as_tensor(cloud)[None]))[0]
+    expected = rotation_6d_to_matrix(pose9[:6]).double().numpy()
+    np.testing.assert_allclose(cold.rotation, expected, atol=1e-5)
+    np.testing.assert_allclose(cold.translation, pose9[6:].numpy() + cloud.mean(0), atol=1e-5)
+    np.testing.assert_allclose(warm.translation, cold.translation, atol=1e-6)
+    assert cold.covariance is None
+    with pytest.raises(ValueError, match='head'):
+        PoseEstimator(model, FAST, head='energy')

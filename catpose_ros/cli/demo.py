@@ -44,6 +44,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument('--seed', type=int, default=0, help='scene and sampler seed')
     parser.add_argument('--sampler', choices=('ddim', 'pf_ode'), default='ddim')
     parser.add_argument('--steps', type=int, default=10, help='DDIM steps')
+    parser.add_argument('--head', choices=('diffusion', 'regression'), default='diffusion',
+                        help='guided diffusion sampling (the method) or the regression head')
     parser.add_argument('--mode', choices=('track', 'estimate'), default='track',
                         help='warm-start from the previous frame, or every frame cold')
     parser.add_argument('--threads', type=int, default=0, help='torch CPU threads (0: keep)')
@@ -129,11 +131,11 @@ def run(args: argparse.Namespace) -> int:
     model_path = resolve_checkpoint(args.model, parameter='--model')
     device = resolve_device(args.device)
     estimator = PoseEstimator.from_checkpoint(
-        model_path, device=device, seed=args.seed,
+        model_path, device=device, seed=args.seed, head=args.head,
         sampler_config=SamplerConfig(method=args.sampler, steps=args.steps))
     pipeline = FramePipeline(estimator, TrackingConfig(warm_start=args.mode == 'track'))
-    print('model %s on %s, sampler %s (%d steps), mode %s'
-          % (model_path, device, args.sampler, args.steps, args.mode))
+    print('model %s on %s, %s head, sampler %s (%d steps), mode %s'
+          % (model_path, device, args.head, args.sampler, args.steps, args.mode))
     rows, latency = [], defaultdict(list)
     frame = result = None
     for index, frame in enumerate(_frames(args)):

@@ -43,6 +43,8 @@ from catpose_ros.model.posenet import CatPoseNet
 from catpose_ros.perception.segmentation import Instance
 
 TIMING_KEYS = ('backproject', 'encode', 'sample', 'size', 'total')
+# Which head gives the pose: the guided diffusion sampler (the method) or the regression head.
+HEADS = ('diffusion', 'regression')
 
 
 class InvalidInitPoseError(ValueError):
@@ -90,7 +92,11 @@ class PoseEstimator:
 
     def __init__(self, model: CatPoseNet, sampler_config: Optional[SamplerConfig] = None,
                  device: Union[str, torch.device] = 'cpu', seed: Optional[int] = None,
-                 min_points: int = 50, min_depth: float = 0.1, max_depth: float = 4.0):
+                 min_points: int = 50, min_depth: float = 0.1, max_depth: float = 4.0,
+                 head: str = 'diffusion'):
+        if head not in HEADS:
+            raise ValueError('head must be one of %s, got %r' % (HEADS, head))
+        self.head = head
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.sampler_config = sampler_config or SamplerConfig()
@@ -201,12 +207,10 @@ class PoseEstimator:
                 features = self.model.encode(cloud)
             warm, init = self._init_vectors(init_poses, centroid)
             with _timed(timings, 'sample', self.device):
-                samples = self.sampler.sample(self.model.score, features, init, warm,
-                                              self.generator)
-            rotations = rotation_6d_to_matrix(samples.poses[:, :6]).double().cpu().numpy()
-            translations = (samples.poses[:, 6:] + centroid).double().cpu().numpy()
-            covariance = (None if samples.covariance is None
-                          else samples.covariance.double().cpu().numpy())
+                poses, covariance = self._poses(features, init, warm)
+            rotations = rotation_6d_to_matrix(poses[:, :6]).double().cpu().numpy()
+            translations = (poses[:, 6:] + centroid).double().cpu().numpy()
+            covariance = None if covariance is None else covariance.double().cpu().numpy()
         with _timed(timings, 'size'):
             sizes = [estimate_size(clouds[i], rotations[i], translations[i],
                                    kinds[i].symmetric_about_y) for i in range(count)]
@@ -216,6 +220,17 @@ class PoseEstimator:
             covariance=None if covariance is None else covariance[i],
             score=float(scores[i]), num_points=int(num_valid[i]),
             warm_started=init_poses[i] is not None) for i in range(count)]
+
+    def _poses(self, features: torch.Tensor, init: Optional[torch.Tensor],
+               warm: Optional[torch.Tensor]):
+        """Return 9-d poses (translation relative to the centroid) and their covariance.
+
+        The regression head ignores warm starts and gives no covariance.
+        """
+        if self.head == 'regression':
+            return self.model.regress(features), None
+        samples = self.sampler.sample(self.model.score, features, init, warm, self.generator)
+        return samples.poses, samples.covariance
 
     def _fixed_size(self, points: np.ndarray) -> np.ndarray:
         """Validate one cloud and bring it to `num_points` float32 points."""

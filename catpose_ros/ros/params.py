@@ -62,6 +62,10 @@ class ModelParams:
     uncertainty_candidates: int = _param(
         1, 'Diffusion samples per object (K); K > 1 fills the pose covariance from their '
         'spread, K = 1 is the single-sample inference of the paper.', low=1, high=64)
+    head: str = _param(
+        'diffusion', 'Which head gives the pose: diffusion (the method: guided sampling, '
+        'warm starts when tracking) or regression (one forward pass, no warm start).',
+        choices=('diffusion', 'regression'))
 
 
 @dataclass(frozen=True)

@@ -156,7 +156,8 @@ def load_estimator(params: CatposeParams, share_dir: Optional[str] = None):
     estimator = PoseEstimator.from_checkpoint(
         str(checkpoint), resolve_device(params.model.device),
         sampler_config_from_params(params), seed=params.model.seed,
-        min_points=params.segmentation.min_mask_pixels, min_depth=params.depth.min_depth,
+        head=params.model.head, min_points=params.segmentation.min_mask_pixels,
+        min_depth=params.depth.min_depth,
         max_depth=params.depth.max_depth)
     if estimator.num_points != params.model.num_points:
         raise InvalidParameterError(
