@@ -25,7 +25,7 @@ from catpose_ros.geometry.rotation import (average_rotations, geodesic_angle,
                                            matrix_to_quaternion_xyzw, matrix_to_rotation_6d,
                                            quaternion_wxyz_to_matrix_torch,
                                            quaternion_xyzw_to_matrix, rotation_6d_to_matrix,
-                                           symmetry_aware_angle, y_axis_angle)
+                                           rotation_log, symmetry_aware_angle, y_axis_angle)
 
 FLOATS = st.floats(-1.0, 1.0, allow_nan=False, allow_infinity=False)
 QUATERNIONS = st.tuples(FLOATS, FLOATS, FLOATS, FLOATS).filter(
@@ -168,3 +168,12 @@ def test_average_ignores_quaternion_sign_and_is_batched():
     assert mean.shape == (2, 3, 3)
     errors = geodesic_angle(mean, torch64(centre.as_matrix()).expand(2, 3, 3))
     assert float(errors.max()) < 0.06
+
+
+def test_rotation_log_inverts_the_exponential_map():
+    axis = torch.nn.functional.normalize(torch.tensor([[0.3, -0.5, 0.8]]), dim=-1)
+    for angle in (0.0, 1e-4, 1.0, 3.1):
+        vector = axis[0] * angle
+        skew = torch.tensor([[0.0, -vector[2], vector[1]], [vector[2], 0.0, -vector[0]],
+                             [-vector[1], vector[0], 0.0]])
+        assert torch.allclose(rotation_log(torch.linalg.matrix_exp(skew)), vector, atol=1e-5)

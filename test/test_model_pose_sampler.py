@@ -26,7 +26,7 @@ import torch
 from catpose_ros.geometry.rotation import (average_rotations, geodesic_angle,
                                            matrix_to_rotation_6d, rotation_6d_to_matrix)
 from catpose_ros.model.guidance import GuidanceConfig
-from catpose_ros.model.pose_sampler import (PoseSampler, rotation_log, SamplerConfig)
+from catpose_ros.model.pose_sampler import PoseSampler, SamplerConfig
 from catpose_ros.model.sde import VESDE
 
 SDE = VESDE()
@@ -165,15 +165,6 @@ def test_covariance_matches_the_posterior_in_camera_axes():
     scale = covariance.diagonal().sqrt()
     correlation = covariance / (scale[:, None] * scale[None, :]) - torch.eye(6)
     assert float(correlation.abs().max()) < 0.1  # independent dimensions, 3000 draws
-
-
-def test_rotation_log_inverts_the_exponential_map():
-    axis = torch.nn.functional.normalize(torch.tensor([[0.3, -0.5, 0.8]]), dim=-1)
-    for angle in (0.0, 1e-4, 1.0, 3.1):
-        vector = axis[0] * angle
-        skew = torch.tensor([[0.0, -vector[2], vector[1]], [vector[2], 0.0, -vector[0]],
-                             [-vector[1], vector[0], 0.0]])
-        assert torch.allclose(rotation_log(torch.linalg.matrix_exp(skew)), vector, atol=1e-5)
 
 
 def test_empty_batch_and_bad_inputs():

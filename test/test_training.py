@@ -22,17 +22,12 @@ import torch
 
 from catpose_ros.data.dataset import build_point_cache
 from catpose_ros.model.checkpoint import load_checkpoint
-from catpose_ros.model.posenet import ModelConfig
 from catpose_ros.training.config import TrainConfig
 from catpose_ros.training.trainer import export_for_inference, learning_rate, Trainer
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_data_dataset import face_frame  # noqa: E402, I100
-
-TINY = ModelConfig(num_points=64, sa_npoints=(32, 16, 8, None),
-                   sa_mlps=(((8, 8, 8), (8, 8, 8)), ((8, 8, 8), (8, 8, 8)),
-                            ((8, 8, 8), (8, 8, 8)), ((8, 8, 16), (8, 8, 16))),
-                   regression_hidden=16, time_embed_dim=16, pose_hidden=16, head_hidden=16)
+from test_perception_pipeline import TINY  # noqa: E402, I100
 
 
 @pytest.fixture(scope='module')

@@ -122,3 +122,15 @@ def quaternion_wxyz_to_matrix_torch(q: torch.Tensor) -> torch.Tensor:
         2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w),
         2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y),
     ), -1).reshape(q.shape[:-1] + (3, 3))
+
+
+def rotation_log(matrix: torch.Tensor) -> torch.Tensor:
+    """Map rotations [..., 3, 3] to rotation vectors [..., 3] (axis * angle in [0, pi])."""
+    q = matrix_to_quaternion_wxyz_torch(matrix)
+    q = torch.where(q[..., :1] < 0, -q, q)
+    w, v = q[..., 0], q[..., 1:]
+    norm = v.norm(dim=-1)
+    angle = 2.0 * torch.atan2(norm, w)
+    small = norm < 1e-7
+    gain = torch.where(small, 2.0 / w.clamp_min(1e-7), angle / norm.clamp_min(1e-12))
+    return v * gain[..., None]

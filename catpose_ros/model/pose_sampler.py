@@ -27,8 +27,8 @@ from typing import Callable, Optional
 
 import torch
 
-from catpose_ros.geometry.rotation import (average_rotations, matrix_to_quaternion_wxyz_torch,
-                                           matrix_to_rotation_6d, rotation_6d_to_matrix)
+from catpose_ros.geometry.rotation import (average_rotations, matrix_to_rotation_6d,
+                                           rotation_6d_to_matrix, rotation_log)
 from catpose_ros.model.guidance import GuidanceConfig, make_guidance
 from catpose_ros.model.samplers import ddim_sample, pf_ode_sample
 from catpose_ros.model.sde import VESDE
@@ -93,18 +93,6 @@ def orthonormalise_poses(x: torch.Tensor) -> torch.Tensor:
     """Replace the 6D part of pose vectors [..., 9] by its Gram-Schmidt rotation."""
     rotation6d = matrix_to_rotation_6d(rotation_6d_to_matrix(x[..., :6]))
     return torch.cat((rotation6d, x[..., 6:]), dim=-1)
-
-
-def rotation_log(matrix: torch.Tensor) -> torch.Tensor:
-    """Map rotations [..., 3, 3] to rotation vectors [..., 3] (axis * angle in [0, pi])."""
-    q = matrix_to_quaternion_wxyz_torch(matrix)
-    q = torch.where(q[..., :1] < 0, -q, q)
-    w, v = q[..., 0], q[..., 1:]
-    norm = v.norm(dim=-1)
-    angle = 2.0 * torch.atan2(norm, w)
-    small = norm < 1e-7
-    gain = torch.where(small, 2.0 / w.clamp_min(1e-7), angle / norm.clamp_min(1e-12))
-    return v * gain[..., None]
 
 
 def mean_pose(candidates: torch.Tensor) -> torch.Tensor:

@@ -40,7 +40,7 @@ import torch
 from catpose_ros.categories import NOCS_CATEGORIES
 from catpose_ros.geometry.backprojection import backproject
 from catpose_ros.geometry.camera import CameraIntrinsics
-from catpose_ros.geometry.rotation import geodesic_angle, y_axis_angle
+from catpose_ros.geometry.rotation import symmetry_aware_angle
 from catpose_ros.geometry.transforms import make_transform
 from catpose_ros.perception.segmentation import Instance
 
@@ -475,10 +475,8 @@ class MultiObjectTracker:
         moved = float(np.linalg.norm(translation - track.translation))
         previous = torch.from_numpy(np.ascontiguousarray(track.rotation))
         current = torch.from_numpy(np.ascontiguousarray(rotation))
-        if track.category in self.config.y_symmetric_categories:
-            angle = y_axis_angle(previous, current)
-        else:
-            angle = geodesic_angle(previous, current)
+        symmetric = track.category in self.config.y_symmetric_categories
+        angle = symmetry_aware_angle(previous, current, symmetric)
         turned = math.degrees(float(angle))
         if moved > self.config.max_translation_jump_m or \
                 turned > self.config.max_rotation_jump_deg:

@@ -38,7 +38,7 @@ from catpose_ros.ros.params import CatposeParams
 from catpose_ros.ros.pose_pipeline import PoseNodeCore, PoseOutputs
 
 SEGMENTATION_SOURCES = ('bag', 'maskrcnn')
-GROUND_TRUTH_TOPIC = '/catpose/ground_truth'
+GROUND_TRUTH_TOPIC = SyntheticTopics.ground_truth
 # A ground-truth object and an estimate of its category further apart are not matched.
 MATCH_DISTANCE_M = 0.3
 

@@ -38,6 +38,7 @@ import numpy as np
 from catpose_ros.categories import category_by_name, NOCS_CATEGORIES, UnknownCategoryError
 from catpose_ros.geometry.camera import CameraIntrinsics
 from catpose_ros.geometry.rotation import matrix_to_quaternion_xyzw, quaternion_xyzw_to_matrix
+from catpose_ros.perception.segmentation import mask_box as segmentation_mask_box
 from catpose_ros.ros.messages import MessageFactory
 
 UNKNOWN_COVARIANCE_MARK = -1.0
@@ -401,10 +402,9 @@ def detection2d_array_to_records(msg: Any) -> List[Detection2DRecord]:
 
 def mask_box(mask: np.ndarray) -> Tuple[int, int, int, int]:
     """Return the (x1, y1, x2, y2) inclusive-exclusive box of a boolean mask."""
-    rows, cols = np.nonzero(mask)
-    if rows.size == 0:
+    if not np.any(mask):
         raise ConversionError('empty mask has no box')
-    return int(cols.min()), int(rows.min()), int(cols.max()) + 1, int(rows.max()) + 1
+    return segmentation_mask_box(mask)
 
 
 # ---------------------------------------------------------------- TF
