@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Callable, List, Tuple
 
 LOG = logging.getLogger(__name__)
-SPLIT_KEYS = {'train': 1, 'test': 2}
+SPLIT_KEYS = {'train': 1, 'test': 2, 'val': 3}
 MOTIONS = ('orbit', 'random', 'objects')
 NOCS_SPLITS = ('camera_train', 'camera_val', 'real_train', 'real_test')
 
@@ -90,8 +90,32 @@ def _add_cache(actions: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run_cache)
 
 
+def _add_synth_cache(actions: argparse._SubParsersAction) -> None:
+    parser = actions.add_parser(
+        'synth-cache', help='render synthetic scenes straight into a point cache (no image '
+        'files: the fast way to feed training)',
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument('--out', type=Path, required=True, help='cache file (.npz)')
+    parser.add_argument('--scenes', type=int, required=True, help='number of scenes')
+    parser.add_argument('--split', choices=tuple(SPLIT_KEYS), default='train',
+                        help='object-instance library (val and test instances are unseen)')
+    parser.add_argument('--frames-per-scene', type=int, default=5,
+                        help='independent random viewpoints per scene')
+    parser.add_argument('--intrinsics', choices=('real', 'camera'), default='camera',
+                        help='camera model of the rendered views')
+    parser.add_argument('--first-scene', type=int, default=0,
+                        help='index of the first scene (to grow a cache in parts)')
+    parser.add_argument('--max-points', type=int, default=2048,
+                        help='points kept per instance (random subset)')
+    parser.add_argument('--mask-noise-variants', type=int, default=1,
+                        help='extra copies cut with a degraded mask, per instance')
+    parser.add_argument('--seed', type=int, default=0, help='scene and cache seed')
+    parser.add_argument('--workers', type=int, default=1, help='rendering processes')
+    parser.set_defaults(func=run_synth_cache)
+
+
 ACTIONS: Tuple[Callable[[argparse._SubParsersAction], None], ...] = (
-    _add_generate, _add_contact_sheet, _add_cache)
+    _add_generate, _add_contact_sheet, _add_cache, _add_synth_cache)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -148,7 +172,7 @@ def _write_scene(job) -> List[str]:
     for k, frame in enumerate(frames):
         nocs.write_frame(scene_dir, k, frame, args['intrinsics'])
         entries.append('%s/%s/%04d' % (part, name, k))
-        if args['split'] == 'test':
+        if args['split'] != 'train':
             data = 'val' if args['intrinsics'] == 'camera' else 'real_test'
             nocs.write_gts(args['out'], data, name, k, frame, entries[-1])
     return entries
@@ -206,6 +230,37 @@ def run_contact_sheet(args: argparse.Namespace) -> int:
                        [cv2.IMWRITE_PNG_COMPRESSION, 9]):
         raise SystemExit('could not write %s' % args.out)
     LOG.info('wrote %s (%d x %d)', args.out, sheet.shape[1], sheet.shape[0])
+    return 0
+
+
+def _render_scene(job) -> list:
+    """Render the frames of one scene in memory (run in a worker)."""
+    import torch
+
+    torch.set_num_threads(1)
+    index, args = job
+    return list(scene_frames(index, args['seed'], args['split'], args['intrinsics'],
+                             args['frames_per_scene'], 'random', True))
+
+
+def run_synth_cache(args: argparse.Namespace) -> int:
+    """Render scenes in worker processes and back-project them into one point cache."""
+    import multiprocessing
+
+    from catpose_ros.data.dataset import build_point_cache
+
+    if args.scenes < 1 or args.frames_per_scene < 1 or args.workers < 1:
+        raise SystemExit('--scenes, --frames-per-scene and --workers must be positive')
+    job = {'split': args.split, 'intrinsics': args.intrinsics, 'seed': args.seed,
+           'frames_per_scene': args.frames_per_scene}
+    jobs = [(index, job) for index in range(args.first_scene, args.first_scene + args.scenes)]
+    context = multiprocessing.get_context('spawn')
+    with context.Pool(args.workers) as pool:
+        frames = (frame for scene in pool.imap(_render_scene, jobs) for frame in scene)
+        counts = build_point_cache(frames, args.out, max_points=args.max_points,
+                                   mask_noise_variants=args.mask_noise_variants,
+                                   seed=args.seed)
+    LOG.info('cache %s: %s', args.out, counts)
     return 0
 
 

@@ -36,8 +36,9 @@ import numpy as np
 from catpose_ros.categories import category_by_name
 
 _ENTROPY = 0x6361_7470_6F73  # fixed salt of every shape seed
-SPLIT_KEYS = {'train': 1, 'test': 2}
-LIBRARY_SIZE = {'train': 2000, 'test': 200}
+SPLIT_KEYS = {'train': 1, 'test': 2, 'val': 3}
+# val: unseen instances for every tuning choice; test: unseen instances for the final figures.
+LIBRARY_SIZE = {'train': 2000, 'test': 200, 'val': 200}
 SEGMENTS = 40
 
 # Metric range of one reference dimension per category (metres) and which dimension it is.
