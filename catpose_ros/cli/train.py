@@ -41,6 +41,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             parser.add_argument(flag, type=type(default), default=default)
     parser.add_argument('--export', default='',
                         help='also write an inference-only copy of the final checkpoint here')
+    parser.add_argument('--benchmark-steps', type=int, default=0,
+                        help='measure training throughput over this many steps (samples/s '
+                        'and the time fraction of data, encoder, heads, backward, optimizer) '
+                        'instead of training; nothing is saved')
     parser.set_defaults(func=run)
 
 
@@ -50,6 +54,11 @@ def run(args: argparse.Namespace) -> int:
 
     config = TrainConfig.from_dict(vars(args))
     trainer = Trainer(config)
+    if args.benchmark_steps:
+        from catpose_ros.training.throughput import format_throughput, measure_throughput
+        print(format_throughput(config.stage, measure_throughput(trainer,
+                                                                 args.benchmark_steps)))
+        return 0
     path = trainer.run()
     history = trainer.out_dir / 'history.json'
     history.write_text(json.dumps(trainer.history, indent=1))

@@ -22,15 +22,15 @@ afterwards, aggregates the candidates and, for K > 1, reports their spread as a 
 covariance.
 """
 
-from dataclasses import dataclass, field
-from typing import Callable, Optional
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Callable, Dict, Optional
 
 import torch
 
 from catpose_ros.geometry.rotation import (average_rotations, matrix_to_rotation_6d,
                                            rotation_6d_to_matrix, rotation_log)
 from catpose_ros.model.guidance import GuidanceConfig, make_guidance
-from catpose_ros.model.samplers import ddim_sample, pf_ode_sample
+from catpose_ros.model.samplers import ddim_sample, denoise, pf_ode_sample, UPDATES
 from catpose_ros.model.sde import VESDE
 
 POSE_DIM = 9
@@ -48,6 +48,8 @@ class SamplerConfig:
     atol). t0 = 0.55 is GenPose's single-frame start, track_t0 = 0.15 its tracking start.
     aggregation: 'first' returns candidate 0 (the others only measure the spread); 'mean'
     is GenPose-style mean pooling (Markley quaternion mean, arithmetic mean translation).
+    update: the DDIM step ('exact' guided VE update or 'euler', see samplers.ddim_sample).
+    final_denoise: one more score evaluation at sigma_min that removes the noise left there.
     """
 
     method: str = 'ddim'
@@ -60,6 +62,8 @@ class SamplerConfig:
     rtol: float = 1e-5
     atol: float = 1e-5
     max_ode_steps: int = 1000
+    update: str = 'exact'
+    final_denoise: bool = False
 
     def __post_init__(self):
         if self.method not in METHODS:
@@ -67,12 +71,27 @@ class SamplerConfig:
         if self.aggregation not in AGGREGATIONS:
             raise ValueError('aggregation must be one of %s, got %r'
                              % (AGGREGATIONS, self.aggregation))
+        if self.update not in UPDATES:
+            raise ValueError('update must be one of %s, got %r' % (UPDATES, self.update))
         if self.num_candidates < 1 or self.steps < 1:
             raise ValueError('num_candidates and steps must be >= 1')
         if not (0.0 < self.track_t0 <= 1.0 and 0.0 < self.t0 <= 1.0):
             raise ValueError('t0 and track_t0 must lie in (0, 1]')
         if isinstance(self.guidance, dict):
             self.guidance = GuidanceConfig(**self.guidance)
+
+    def to_dict(self) -> Dict[str, Any]:
+        """Plain dict (guidance nested), safe to store inside a checkpoint."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Dict[str, Any]) -> 'SamplerConfig':
+        """Rebuild from `to_dict`'s output; unknown keys are an error, missing ones default."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError('unknown sampler settings: %s' % ', '.join(unknown))
+        return cls(**values)
 
 
 @dataclass
@@ -175,11 +194,16 @@ class PoseSampler:
 
     def _integrate(self, score_fn, x_init: torch.Tensor, t0: torch.Tensor):
         if self.config.method == 'ddim':
-            x = ddim_sample(score_fn, self.sde, x_init, t0, self.config.steps, self.guidance)
-            return x, self.config.steps
-        return pf_ode_sample(score_fn, self.sde, x_init, t0, self.guidance,
-                             rtol=self.config.rtol, atol=self.config.atol,
-                             max_steps=self.config.max_ode_steps)
+            x = ddim_sample(score_fn, self.sde, x_init, t0, self.config.steps, self.guidance,
+                            self.config.update)
+            nfe = self.config.steps
+        else:
+            x, nfe = pf_ode_sample(score_fn, self.sde, x_init, t0, self.guidance,
+                                  rtol=self.config.rtol, atol=self.config.atol,
+                                  max_steps=self.config.max_ode_steps)
+        if self.config.final_denoise:
+            x, nfe = denoise(score_fn, self.sde, x), nfe + 1
+        return x, nfe
 
     def _aggregate(self, candidates: torch.Tensor) -> torch.Tensor:
         if self.config.aggregation == 'mean' and candidates.shape[1] > 1:

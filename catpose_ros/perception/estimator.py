@@ -37,7 +37,7 @@ from catpose_ros.geometry.camera import CameraIntrinsics
 from catpose_ros.geometry.rotation import matrix_to_quaternion_xyzw, rotation_6d_to_matrix
 from catpose_ros.geometry.size import estimate_size
 from catpose_ros.geometry.transforms import make_transform
-from catpose_ros.model.checkpoint import load_checkpoint
+from catpose_ros.model.checkpoint import CheckpointError, load_checkpoint
 from catpose_ros.model.pose_sampler import PoseSampler, SamplerConfig
 from catpose_ros.model.posenet import CatPoseNet
 from catpose_ros.perception.segmentation import Instance
@@ -115,8 +115,14 @@ class PoseEstimator:
     def from_checkpoint(cls, path, device: Union[str, torch.device] = 'cpu',
                         sampler_config: Optional[SamplerConfig] = None,
                         seed: Optional[int] = None, **kwargs) -> 'PoseEstimator':
-        """Load a checkpoint (CheckpointError if it is unusable) and wrap it."""
-        model, _, _ = load_checkpoint(path, map_location=device)
+        """Load a checkpoint (CheckpointError if it is unusable) and wrap it.
+
+        Without a sampler_config, the sampler settings stored in the checkpoint (chosen on
+        the validation split when the model was exported) are used, else the defaults.
+        """
+        model, _, meta = load_checkpoint(path, map_location=device)
+        if sampler_config is None:
+            sampler_config = stored_sampler_config(meta, path)
         return cls(model, sampler_config, device, seed, **kwargs)
 
     def category(self, name: str) -> Category:
@@ -255,6 +261,18 @@ class PoseEstimator:
         poses = torch.as_tensor(poses, dtype=centroid.dtype, device=self.device)
         init = torch.cat((poses[:, :3, 0], poses[:, :3, 1], poses[:, :3, 3] - centroid), -1)
         return warm, init
+
+
+def stored_sampler_config(meta: Dict, path='checkpoint') -> SamplerConfig:
+    """Return the sampler settings a checkpoint carries, or the defaults if it has none."""
+    stored = meta.get('extra', {}).get('sampler')
+    if stored is None:
+        return SamplerConfig()
+    try:
+        return SamplerConfig.from_dict(dict(stored))
+    except (TypeError, ValueError) as error:
+        raise CheckpointError('%s: invalid stored sampler settings: %s' % (path, error)) \
+            from error
 
 
 def _check_init_pose(pose: Optional[np.ndarray]):
