@@ -24,7 +24,7 @@ from catpose_ros.data.dataset import build_point_cache, PosePointDataset
 from catpose_ros.model.checkpoint import load_checkpoint
 from catpose_ros.training.config import TrainConfig
 from catpose_ros.training.trainer import (EpochBatchSampler, export_for_inference,
-                                         learning_rate, Trainer)
+                                          learning_rate, Trainer)
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_data_dataset import face_frame  # noqa: E402, I100

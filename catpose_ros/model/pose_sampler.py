@@ -199,8 +199,8 @@ class PoseSampler:
             nfe = self.config.steps
         else:
             x, nfe = pf_ode_sample(score_fn, self.sde, x_init, t0, self.guidance,
-                                  rtol=self.config.rtol, atol=self.config.atol,
-                                  max_steps=self.config.max_ode_steps)
+                                   rtol=self.config.rtol, atol=self.config.atol,
+                                   max_steps=self.config.max_ode_steps)
         if self.config.final_denoise:
             x, nfe = denoise(score_fn, self.sde, x), nfe + 1
         return x, nfe

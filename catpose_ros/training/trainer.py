@@ -251,7 +251,7 @@ class Trainer:
 
     @property
     def epoch(self) -> int:
-        """Return the current epoch (derived from the step, so it can never drift)."""
+        """Return the current epoch, derived from the step so that it can never drift."""
         return self.step // self.steps_per_epoch
 
     @property
