@@ -61,8 +61,8 @@ def encode_validation(model: CatPoseNet, cache: str, count: int, device: torch.d
     dataset = PosePointDataset(cache, num_points=model.config.num_points, augment=None,
                                seed=seed)
     count = min(count, len(dataset))
-    parts: Dict[str, List] = {k: [] for k in ('features', 'centroid', 'rotation',
-                                               'translation', 'symmetric', 'category')}
+    keys = ('features', 'centroid', 'rotation', 'translation', 'symmetric', 'category')
+    parts: Dict[str, List] = {k: [] for k in keys}
     model.eval()
     for batch in DataLoader(torch.utils.data.Subset(dataset, range(count)),
                             batch_size=batch_size):
@@ -72,8 +72,7 @@ def encode_validation(model: CatPoseNet, cache: str, count: int, device: torch.d
         for key in ('rotation', 'translation', 'symmetric', 'category'):
             parts[key].append(batch[key].numpy())
     return EncodedSet(torch.cat(parts['features']), torch.cat(parts['centroid']),
-                      *(np.concatenate(parts[k]) for k in ('rotation', 'translation',
-                                                            'symmetric', 'category')))
+                      *(np.concatenate(parts[k]) for k in keys[2:]))
 
 
 @torch.inference_mode()
@@ -166,8 +165,8 @@ def describe(config: Optional[SamplerConfig]) -> str:
     guidance = config.guidance
     schedule = {'none': 'unguided', 'constant': 'const(%g)' % guidance.w,
                 'linear': 'linear(%g,%g)' % (guidance.w_min, guidance.w_max),
-                'exponential': 'exp(%g,%g,%g)' % (guidance.w_min, guidance.w_max,
-                                                 guidance.beta)}[guidance.kind]
+                'exponential': 'exp(%g,%g,%g)' % (
+                    guidance.w_min, guidance.w_max, guidance.beta)}[guidance.kind]
     method = 'DDIM%d' % config.steps if config.method == 'ddim' else 'PF-ODE'
     extras = ''.join((' %s' % config.update if config.method == 'ddim' else '',
                       ' +denoise' if config.final_denoise else ''))
@@ -177,7 +176,7 @@ def describe(config: Optional[SamplerConfig]) -> str:
 
 def sampling_table(model: CatPoseNet, encoded: EncodedSet, best: SamplerConfig,
                    seed: int = 0) -> List[Tuple[str, Dict]]:
-    """The paper's sampling comparison around the chosen setting (all on one split)."""
+    """Return the paper's sampling comparison around the chosen setting (one split)."""
     unguided = replace(best, guidance=GuidanceConfig(kind='none'))
     rows: List[Optional[SamplerConfig]] = [
         None, unguided,
