@@ -52,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
     """Train and print where the final checkpoint and the history went."""
     from catpose_ros.training.trainer import export_for_inference, Trainer
 
+    from catpose_ros.training.distributed import shutdown
+
     config = TrainConfig.from_dict(vars(args))
     trainer = Trainer(config)
     if args.benchmark_steps:
@@ -60,6 +62,9 @@ def run(args: argparse.Namespace) -> int:
                                                                  args.benchmark_steps)))
         return 0
     path = trainer.run()
+    shutdown(trainer.dist)
+    if not trainer.dist.is_main:
+        return 0
     history = trainer.out_dir / 'history.json'
     history.write_text(json.dumps(trainer.history, indent=1))
     print('checkpoint: %s\nhistory: %s' % (path, history))

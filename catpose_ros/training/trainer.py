@@ -27,6 +27,8 @@ import time
 from typing import Dict, Iterator, List, Optional
 
 import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader, Sampler
 
@@ -40,6 +42,8 @@ from catpose_ros.model.losses import dsm_loss, regression_loss
 from catpose_ros.model.pose_sampler import PoseSampler, SamplerConfig
 from catpose_ros.model.posenet import CatPoseNet, ModelConfig
 from catpose_ros.training.config import TrainConfig
+from catpose_ros.training.distributed import (distributed_device, gather,
+                                              init_distributed)
 
 LOG = logging.getLogger(__name__)
 
@@ -103,6 +107,18 @@ def stage_loss(model: CatPoseNet, batch: Dict[str, torch.Tensor], config: TrainC
         total = total + diffusion
     parts['loss'] = total
     return parts
+
+
+class StageLoss(nn.Module):
+    """The stage's loss as a module, so DistributedDataParallel can wrap one forward."""
+
+    def __init__(self, model: CatPoseNet, config: TrainConfig, bf16: bool):
+        super().__init__()
+        self.model, self.config, self.bf16 = model, config, bf16
+
+    def forward(self, batch: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+        """Return the loss parts of one batch."""
+        return stage_loss(self.model, batch, self.config, self.bf16)
 
 
 def learning_rate(config: TrainConfig, step: int, epoch: int) -> float:
@@ -211,17 +227,28 @@ class Trainer:
     def __init__(self, config: TrainConfig, model_config: Optional[ModelConfig] = None):
         self.config = config
         self.out_dir = Path(config.out_dir)
-        self.device = torch.device(resolve_device(config.device))
+        device = torch.device(resolve_device(config.device))
+        self.dist = init_distributed(device)
+        self.device = distributed_device(device, self.dist)
         if config.threads:
             torch.set_num_threads(config.threads)
         torch.manual_seed(config.seed)
         self.model = build_model(config, model_config or ModelConfig(), self.device)
+        trained = set(map(id, trainable_parameters(self.model, config)))
+        for parameter in self.model.parameters():
+            parameter.requires_grad_(id(parameter) in trained)
         self.bf16 = use_bf16(config, self.device)
+        self.loss = StageLoss(self.model, config, self.bf16)
+        if self.dist.enabled:  # broadcasts rank 0's weights, then averages every gradient
+            self.loss = DistributedDataParallel(
+                self.loss, device_ids=[self.device.index] if self.device.type == 'cuda' else None)
+        torch.manual_seed(config.seed + self.dist.rank)  # each rank draws its own noise
         self.ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay),
                                  use_buffers=True)
         self.optimizer = torch.optim.Adam(trainable_parameters(self.model, config), lr=config.lr)
         self.dataset = self._training_data()
-        self.sampler = EpochBatchSampler(len(self.dataset), config.batch_size, config.seed)
+        self.sampler = EpochBatchSampler(len(self.dataset), config.batch_size, config.seed,
+                                         self.dist.rank, self.dist.world_size)
         # Its own generator: creating a loader iterator must not draw from the global RNG
         # that the diffusion noise uses, or a resumed run would see other noise.
         self.loader = DataLoader(self.dataset, batch_sampler=self.sampler,
@@ -279,18 +306,30 @@ class Trainer:
         self.optimizer.load_state_dict(state['optimizer'])
         self.step = int(state['step'])
         self.history = list(state.get('history', []))
-        torch.set_rng_state(state['torch_rng'])
+        per_rank = state.get('torch_rng_ranks', [state['torch_rng']])
+        if len(per_rank) == self.dist.world_size:
+            torch.set_rng_state(per_rank[self.dist.rank])
+        else:
+            LOG.warning('%s was written by %d rank(s), this run has %d: noise streams restart',
+                        last, len(per_rank), self.dist.world_size)
         LOG.info('resumed %s at step %d (epoch %d)', last, self.step, self.epoch)
 
     def save(self, name: str = 'last.pt') -> Path:
-        """Write a checkpoint whose weights are the EMA weights, with resume state inside."""
+        """Write a checkpoint whose weights are the EMA weights, with resume state inside.
+
+        Every rank must call it (their noise-RNG states are gathered); rank 0 writes.
+        """
+        rng_states = gather(torch.get_rng_state(), self.dist)
+        path = self.out_dir / name
+        if not self.dist.is_main:
+            return path
         extra = {
             'stage': self.config.stage, 'step': self.step, 'epoch': self.epoch,
             'train_config': self.config.to_dict(), 'history': self.history,
             'raw_model': self.model.state_dict(), 'ema': self.ema.state_dict(),
-            'optimizer': self.optimizer.state_dict(), 'torch_rng': torch.get_rng_state(),
+            'optimizer': self.optimizer.state_dict(), 'torch_rng': rng_states[0],
+            'torch_rng_ranks': rng_states,
         }
-        path = self.out_dir / name
         save_checkpoint(path, self.ema.module, self.model.config, extra=extra)
         return path
 
@@ -302,7 +341,7 @@ class Trainer:
             group['lr'] = learning_rate(self.config, self.step, self.epoch)
         if not self.config.trains_encoder:
             self.model.encoder.eval()  # frozen: batch-norm statistics stay as trained
-        parts = stage_loss(self.model, batch, self.config, self.bf16)
+        parts = self.loss(batch)
         self.optimizer.zero_grad(set_to_none=True)
         parts['loss'].backward()
         torch.nn.utils.clip_grad_norm_(trainable_parameters(self.model, self.config),
@@ -319,17 +358,21 @@ class Trainer:
         started, first_step = time.perf_counter(), self.step
         while self.step < self.total_steps:
             parts = self.train_step(next(batches))
-            if self.step % self.config.log_every == 0 or self.step == self.total_steps:
+            main = self.dist.is_main
+            if main and (self.step % self.config.log_every == 0
+                         or self.step == self.total_steps):
                 rate = (self.step - first_step) / max(1e-9, time.perf_counter() - started)
-                LOG.info('step %d/%d epoch %d lr %.2e %s (%.2f steps/s)', self.step,
-                         self.total_steps, self.epoch, self.optimizer.param_groups[0]['lr'],
-                         ' '.join('%s %.4f' % kv for kv in sorted(parts.items())), rate)
+                LOG.info('step %d/%d epoch %d lr %.2e %s (%.2f steps/s, %.1f samples/s)',
+                         self.step, self.total_steps, self.epoch,
+                         self.optimizer.param_groups[0]['lr'],
+                         ' '.join('%s %.4f' % kv for kv in sorted(parts.items())), rate,
+                         rate * self.config.batch_size * self.dist.world_size)
                 self.history.append({'step': self.step, **parts})
-            if self.config.val_cache and self.step % self.config.eval_every == 0:
+            if main and self.config.val_cache and self.step % self.config.eval_every == 0:
                 self.history.append({'step': self.step, **self.evaluate()})
             if self.step % self.config.save_every == 0:
                 self.save()
-        if self.config.val_cache and self.step % self.config.eval_every:
+        if self.dist.is_main and self.config.val_cache and self.step % self.config.eval_every:
             self.history.append({'step': self.step, **self.evaluate()})
         return self.save()
 
