@@ -100,6 +100,10 @@ def test_config_validation_and_schedule():
     assert learning_rate(config, 0, 0) == pytest.approx(1e-4)
     assert learning_rate(config, 50, 1) == pytest.approx(5e-4)
     assert learning_rate(config, 50, 10) == pytest.approx(1e-4)
+    cosine = TrainConfig(lr=1e-3, warmup_steps=10, min_lr=1e-4, lr_schedule='cosine')
+    assert learning_rate(cosine, 10, 0, 110) == pytest.approx(1e-3)
+    assert learning_rate(cosine, 60, 5, 110) == pytest.approx(5.5e-4)
+    assert learning_rate(cosine, 110, 9, 110) == pytest.approx(1e-4)
 
 
 def test_export_keeps_ema_weights_and_drops_training_state(cache, tmp_path):
@@ -147,9 +151,9 @@ def test_score_stage_trains_only_the_score_network_on_a_saved_feature_bank(cache
     torch.set_num_threads(1)
     pretrained = Trainer(tiny_config(cache, tmp_path / 'pre', val_cache=''), TINY).run()
     config = tiny_config(cache, tmp_path / 'score', stage='score', init_from=str(pretrained),
-                         feature_views=2)
+                         feature_views=2, feature_objects=3)
     trainer = Trainer(config)
-    assert len(trainer.dataset) == 2 * len(PosePointDataset(cache))
+    assert len(trainer.dataset) == 2 * 3 < 2 * len(PosePointDataset(cache))
     encoder = {k: v.clone() for k, v in trainer.model.encoder.state_dict().items()}
     regression = {k: v.clone() for k, v in trainer.model.regression_head.state_dict().items()}
     trainer.run()

@@ -33,6 +33,7 @@ from typing import Any, Dict, Optional
 
 STAGES = ('pretrain', 'joint', 'scratch', 'score')
 PRECISIONS = ('auto', 'bf16', 'fp32')
+LR_SCHEDULES = ('epoch_decay', 'cosine')
 
 
 @dataclass
@@ -66,6 +67,8 @@ class TrainConfig:
     precision: str = 'auto'
     translation_scale: float = 0.1
     feature_views: int = 2
+    feature_objects: int = 0
+    lr_schedule: str = 'epoch_decay'
     threads: int = 0
 
     def __post_init__(self):
@@ -77,6 +80,9 @@ class TrainConfig:
         if self.precision not in PRECISIONS:
             raise ValueError('precision must be one of %s, not %r'
                              % (PRECISIONS, self.precision))
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError('lr_schedule must be one of %s, not %r'
+                             % (LR_SCHEDULES, self.lr_schedule))
         if self.feature_views < 1 or self.batch_size < 1 or self.translation_scale <= 0:
             raise ValueError('feature_views and batch_size must be >= 1 and '
                              'translation_scale > 0')

@@ -121,10 +121,20 @@ class StageLoss(nn.Module):
         return stage_loss(self.model, batch, self.config, self.bf16)
 
 
-def learning_rate(config: TrainConfig, step: int, epoch: int) -> float:
-    """Linear warm-up over warmup_steps, then x lr_decay_per_epoch down to min_lr."""
+def learning_rate(config: TrainConfig, step: int, epoch: int, total_steps: int = 0) -> float:
+    """Linear warm-up over warmup_steps, then the configured decay down to min_lr.
+
+    'epoch_decay' (GenPose): x lr_decay_per_epoch each epoch. 'cosine': half a cosine from
+    lr at the end of warm-up to min_lr at total_steps, for a run planned to a fixed budget.
+    """
     warmup = min(1.0, (step + 1) / max(1, config.warmup_steps))
-    decayed = max(config.lr * config.lr_decay_per_epoch ** epoch, config.min_lr)
+    if config.lr_schedule == 'cosine' and total_steps > config.warmup_steps:
+        progress = min(1.0, max(0.0, (step - config.warmup_steps)
+                                / (total_steps - config.warmup_steps)))
+        decayed = config.min_lr + 0.5 * (config.lr - config.min_lr) * (
+            1.0 + math.cos(math.pi * progress))
+    else:
+        decayed = max(config.lr * config.lr_decay_per_epoch ** epoch, config.min_lr)
     return decayed * warmup
 
 
@@ -199,7 +209,7 @@ class FeatureBank:
 
 
 @torch.inference_mode()
-def build_feature_bank(model: CatPoseNet, dataset: PosePointDataset, views: int,
+def build_feature_bank(model: CatPoseNet, dataset, views: int,
                        batch_size: int, device: torch.device) -> FeatureBank:
     """Encode every object of `dataset` once per augmented view with the frozen encoder.
 
@@ -212,7 +222,7 @@ def build_feature_bank(model: CatPoseNet, dataset: PosePointDataset, views: int,
     features, targets = [], []
     with tqdm(total=views * len(dataset), desc='feature bank', unit='obj', disable=None) as bar:
         for view in range(views):
-            dataset.set_epoch(view)
+            getattr(dataset, 'dataset', dataset).set_epoch(view)
             for batch in DataLoader(dataset, batch_size=batch_size, shuffle=False):
                 batch = {k: v.to(device) for k, v in batch.items()}
                 features.append(model.encode(batch['points']).float().cpu())
@@ -269,6 +279,10 @@ class Trainer:
         if bank_path.exists():
             saved = torch.load(bank_path, map_location='cpu', weights_only=True)
             return FeatureBank(saved['features'], saved['x0'])
+        if self.config.feature_objects:
+            chosen = torch.randperm(len(points), generator=torch.Generator().manual_seed(
+                self.config.seed))[:self.config.feature_objects]
+            points = torch.utils.data.Subset(points, chosen.tolist())
         bank = build_feature_bank(self.model, points, self.config.feature_views,
                                   max(self.config.batch_size, 64), self.device)
         self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -338,7 +352,8 @@ class Trainer:
         self.model.train()
         batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
         for group in self.optimizer.param_groups:
-            group['lr'] = learning_rate(self.config, self.step, self.epoch)
+            group['lr'] = learning_rate(self.config, self.step, self.epoch,
+                                        self.total_steps)
         if not self.config.trains_encoder:
             self.model.encoder.eval()  # frozen: batch-norm statistics stay as trained
         parts = self.loss(batch)
