@@ -27,18 +27,21 @@ from catpose_ros.training.config import STAGES, TrainConfig
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the train sub-command with one flag per TrainConfig field."""
     parser = subparsers.add_parser(
-        'train', help='train a stage (pretrain, joint, scratch); resumes from OUT_DIR/last.pt',
+        'train', help='train a stage (pretrain, joint, scratch, score); resumes from '
+        'OUT_DIR/last.pt; distributed with torchrun',
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     defaults = TrainConfig()
     for field in fields(TrainConfig):
         flag = '--' + field.name.replace('_', '-')
         default = getattr(defaults, field.name)
+        text = field.metadata.get('help', '')
         if field.name == 'stage':
-            parser.add_argument(flag, choices=STAGES, default=default)
+            parser.add_argument(flag, choices=STAGES, default=default, help=text)
         elif isinstance(default, bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default)
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default,
+                                help=text)
         else:
-            parser.add_argument(flag, type=type(default), default=default)
+            parser.add_argument(flag, type=type(default), default=default, help=text)
     parser.add_argument('--export', default='',
                         help='also write an inference-only copy of the final checkpoint here')
     parser.add_argument('--benchmark-steps', type=int, default=0,

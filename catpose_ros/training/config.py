@@ -28,7 +28,7 @@ Defaults follow GenPose (Adam 1e-3, 100 warm-up iterations, x0.98 per epoch down
 gradient clip 1, EMA 0.999, 20 noise draws per object, batch 192).
 """
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Dict, Optional
 
 STAGES = ('pretrain', 'joint', 'scratch', 'score')
@@ -40,36 +40,54 @@ LR_SCHEDULES = ('epoch_decay', 'cosine')
 class TrainConfig:
     """Everything that defines a training run."""
 
-    stage: str = 'pretrain'
-    train_cache: str = ''
-    val_cache: str = ''
-    out_dir: str = 'runs/default'
-    init_from: str = ''
-    epochs: int = 100
-    max_steps: int = 0
-    batch_size: int = 192
-    lr: float = 1e-3
-    min_lr: float = 1e-4
-    lr_decay_per_epoch: float = 0.98
-    warmup_steps: int = 100
-    grad_clip: float = 1.0
-    ema_decay: float = 0.999
-    num_draws: int = 20
-    augment: bool = True
-    num_workers: int = 0
-    device: str = 'auto'
-    seed: int = 0
-    log_every: int = 20
-    eval_every: int = 500
-    save_every: int = 200
-    val_objects: int = 256
-    val_steps: int = 10
-    precision: str = 'auto'
-    translation_scale: float = 0.1
-    feature_views: int = 2
-    feature_objects: int = 0
-    lr_schedule: str = 'epoch_decay'
-    threads: int = 0
+    stage: str = field(default='pretrain', metadata={
+        'help': 'pretrain | joint | scratch | score (see catpose_ros/training/config.py)'})
+    train_cache: str = field(default='', metadata={
+        'help': 'training point cache(s), comma-separated (catpose data cache or synth-cache)'})
+    val_cache: str = field(default='', metadata={
+        'help': 'validation point cache(s), comma-separated; empty: no validation'})
+    out_dir: str = field(default='runs/default', metadata={
+        'help': 'run directory; holds last.pt, which resumes the run'})
+    init_from: str = field(default='', metadata={
+        'help': 'checkpoint whose weights start this stage (required by score)'})
+    epochs: int = field(default=100, metadata={'help': 'passes over the training objects'})
+    max_steps: int = field(default=0, metadata={
+        'help': 'stop after this many optimiser steps (0: no limit besides epochs)'})
+    batch_size: int = field(
+        default=192, metadata={'help': 'objects per step (per process when distributed)'})
+    lr: float = field(default=1e-3, metadata={'help': 'peak learning rate (Adam)'})
+    min_lr: float = field(default=1e-4, metadata={'help': 'learning-rate floor'})
+    lr_decay_per_epoch: float = field(
+        default=0.98, metadata={'help': 'epoch_decay schedule: factor per epoch'})
+    warmup_steps: int = field(default=100, metadata={'help': 'linear warm-up steps'})
+    grad_clip: float = field(default=1.0, metadata={'help': 'gradient-norm clip'})
+    ema_decay: float = field(
+        default=0.999, metadata={'help': 'EMA decay of the weights that inference uses'})
+    num_draws: int = field(default=20, metadata={
+        'help': 'noise draws per object in the diffusion loss (share one encoder pass)'})
+    augment: bool = field(default=True, metadata={
+        'help': "GenPose's augmentations (rotation/translation jitter, box scaling, mask noise)"})
+    num_workers: int = field(default=0, metadata={'help': 'DataLoader worker processes'})
+    device: str = field(default='auto', metadata={'help': 'auto, cpu or cuda[:N]'})
+    seed: int = field(
+        default=0, metadata={'help': 'seed of weights, data order, augmentation and noise'})
+    log_every: int = field(default=20, metadata={'help': 'log the losses every N steps'})
+    eval_every: int = field(default=500, metadata={'help': 'validate every N steps'})
+    save_every: int = field(default=200, metadata={'help': 'write last.pt every N steps'})
+    val_objects: int = field(
+        default=256, metadata={'help': 'validation objects scored per evaluation'})
+    val_steps: int = field(default=10, metadata={'help': 'DDIM steps of the validation sampler'})
+    precision: str = field(default='auto', metadata={
+        'help': 'encoder precision: auto (bf16 where the hardware has it), bf16 or fp32'})
+    translation_scale: float = field(default=0.1, metadata={
+        'help': 'metres of translation error weighted like 1 rad of rotation error'})
+    feature_views: int = field(default=2, metadata={
+        'help': 'score stage: augmented views per object in the feature bank'})
+    feature_objects: int = field(
+        default=0, metadata={'help': 'score stage: objects in the feature bank (0: all)'})
+    lr_schedule: str = field(default='epoch_decay', metadata={
+        'help': 'epoch_decay (GenPose) or cosine (to the end of a budgeted run)'})
+    threads: int = field(default=0, metadata={'help': 'torch CPU threads (0: torch default)'})
 
     def __post_init__(self):
         if self.stage not in STAGES:

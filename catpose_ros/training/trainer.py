@@ -56,6 +56,14 @@ def pose_targets(batch: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
     return {'x0': x0, 'translation_rel': translation, 'centroid': centroid}
 
 
+def cache_paths(spec: str) -> List[str]:
+    """Split a comma-separated list of point-cache files (one cache is a list of one)."""
+    paths = [part.strip() for part in spec.split(',') if part.strip()]
+    if not paths:
+        raise ValueError('no point cache given')
+    return paths
+
+
 def use_bf16(config: TrainConfig, device: torch.device) -> bool:
     """Whether the encoder runs under bfloat16 autocast.
 
@@ -271,7 +279,7 @@ class Trainer:
 
     def _training_data(self):
         points = PosePointDataset(
-            self.config.train_cache, num_points=self.model.config.num_points,
+            cache_paths(self.config.train_cache), num_points=self.model.config.num_points,
             augment=AugmentConfig() if self.config.augment else None, seed=self.config.seed)
         if self.config.trains_encoder:
             return points
@@ -403,7 +411,8 @@ class Trainer:
     def evaluate(self) -> Dict[str, float]:
         """Score the EMA model on the validation cache: regression head and guided sampler."""
         model = self.ema.module.eval()
-        dataset = PosePointDataset(self.config.val_cache, num_points=model.config.num_points,
+        dataset = PosePointDataset(cache_paths(self.config.val_cache),
+                                   num_points=model.config.num_points,
                                    augment=None, seed=self.config.seed)
         count = min(len(dataset), self.config.val_objects)
         batch = next(iter(DataLoader(dataset, batch_size=count, shuffle=False)))
