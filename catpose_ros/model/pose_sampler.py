@@ -127,6 +127,7 @@ class PoseSampler:
         self.sde = sde
         self.config = config
         self.guidance = make_guidance(config.guidance)
+        self.last_nfe = 0   # score evaluations of the latest call (benchmarks read it)
 
     @torch.inference_mode()
     def sample(self, score_model: ScoreModel, features: torch.Tensor,
@@ -152,6 +153,7 @@ class PoseSampler:
         repeated = features.repeat_interleave(count, dim=0)
         x, nfe = self._integrate(lambda x, t: score_model(x, t, repeated), x_init, t0)
         candidates = orthonormalise_poses(x).reshape(features.shape[0], count, POSE_DIM)
+        self.last_nfe = nfe
         return PoseSamples(poses=self._aggregate(candidates), candidates=candidates,
                            covariance=pose_covariance(candidates) if count > 1 else None,
                            nfe=nfe)

@@ -66,6 +66,10 @@ class ModelParams:
         'diffusion', 'Which head gives the pose: diffusion (the method: guided sampling, '
         'warm starts when tracking) or regression (one forward pass, no warm start).',
         choices=('diffusion', 'regression'))
+    cpu_threads: int = _param(
+        0, 'PyTorch CPU threads for inference; 0 = PyTorch default (one per core). Fewer '
+        'than the cores leaves room for the camera driver on a small computer.',
+        low=0, high=256)
 
 
 @dataclass(frozen=True)
