@@ -79,6 +79,10 @@ def test_benchmark_writes_rows_for_each_configuration_and_object_count(tmp_path,
         assert row['objects_estimated'] == row['objects']
     assert rows[-1]['eval_accuracy'] == {'10deg5cm': 0.25} and rows[0]['eval_accuracy'] is None
     assert rows[0]['nfe'] > 10 and rows[-1]['nfe'] == 5    # adaptive PF-ODE vs fixed DDIM
+    encoder = json.loads(out_json.read_text())['encoder']
+    assert [(r['path'], r['objects']) for r in encoder] == [
+        ('reference', 1), ('fast', 1), ('reference', 3), ('fast', 3)]
+    assert all(r['p50_ms'] > 0 for r in encoder)
     printed = capsys.readouterr().out
     assert '| track DDIM5 K=1 guided | cpu | 3 |' in printed and 'Summary:' in printed
     assert out_md.read_text().strip() == printed.strip()

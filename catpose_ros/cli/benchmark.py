@@ -119,6 +119,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help='instead of the tables: feed this many frames to one core '
                              '(first --only match, default track DDIM10 K=1 guided) and '
                              'report host RSS growth')
+    parser.add_argument('--cuda-graph', action='store_true',
+                        help='replay the DDIM loop as a CUDA graph on CUDA (sampler.cuda_graph)')
+    parser.add_argument('--no-encoder-comparison', action='store_true',
+                        help='skip timing the encoder against its PyTorch reference path')
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')
     parser.set_defaults(func=run)
 
@@ -139,15 +143,16 @@ def run(args: argparse.Namespace) -> int:
     configs = select_configs(default_configs(), args.only)
     models = {device: _load_model(args.model, device) for device in _devices(args.device)}
     machine['parameters'] = next(iter(models.values())).count_parameters()
+    encoder = [] if args.no_encoder_comparison else encoder_rows(models, frames, args)
     rows = time_rows(args, frames, configs, models)
     accuracy = load_accuracy(args.accuracy) if args.accuracy else {}
     for row in rows:
         row['eval_accuracy'] = accuracy.get(row['config'])
-    text = format_report(rows, machine)
+    text = format_report(rows, machine) + format_encoder(encoder)
     print(text)
     if args.markdown:
         Path(args.markdown).write_text(text + '\n')
-    _write_json(args.json, {'machine': machine, 'rows': rows})
+    _write_json(args.json, {'machine': machine, 'rows': rows, 'encoder': encoder})
     return 0
 
 
@@ -270,13 +275,79 @@ class MessageFeed:
 # ----------------------------------------------------------------------------- timing
 
 
-def _core(model, config: BenchConfig, device: str, seed: int, factory):
+def object_clouds(frame: BenchFrame, instance_ids: Sequence[int], num_points: int,
+                  seed: int) -> np.ndarray:
+    """Return the (objects, num_points, 3) clouds the network reads for these instances."""
+    from catpose_ros.geometry.backprojection import backproject, resample_points
+
+    rng = np.random.default_rng(seed)
+    depth_m = frame.depth_mm.astype(np.float32) / 1000.0
+    return np.stack([resample_points(backproject(depth_m, frame.labels == i, frame.intrinsics),
+                                     num_points, rng) for i in instance_ids])
+
+
+def encoder_rows(models: Dict[str, Any], frames: Sequence[BenchFrame],
+                 args: argparse.Namespace) -> List[Dict[str, Any]]:
+    """Time the encoder's fast path against its PyTorch reference, runs interleaved.
+
+    The reference is the training graph in eval mode with the PyTorch sampling and
+    ball-query ops (the encoder as it ran before the fast path existed).
+    """
+    import torch
+
+    from catpose_ros.model import pointnet2
+
+    rows = []
+    for device, model in models.items():
+        for count in args.objects:
+            clouds = object_clouds(frames[0], object_subset(frames[:1], count),
+                                   model.config.num_points, args.seed)
+            points = torch.as_tensor(clouds, device=device)
+            times: Dict[str, List[Tuple[float, float]]] = {'reference': [], 'fast': []}
+            for index in range(args.warmup + args.frames):
+                for path in times:
+                    wall, cpu = _time_encoder(model, points, device, path == 'fast')
+                    if index >= args.warmup:
+                        times[path].append((wall, cpu))
+            for path, values in times.items():
+                rows.append({'path': path, 'device': device, 'objects': count,
+                             'p50_ms': percentile([v[0] for v in values], 50),
+                             'p90_ms': percentile([v[0] for v in values], 90),
+                             'cpu_p50_ms': percentile([v[1] for v in values], 50)})
+    pointnet2.use_fast_inference(True)
+    return rows
+
+
+def _time_encoder(model, points, device: str, fast: bool) -> Tuple[float, float]:
+    """Return (wall ms, process CPU ms) of one encoder call on the chosen path."""
+    import torch
+
+    from catpose_ros.model import pointnet2
+
+    previous = (pointnet2.use_fast_inference(fast), pointnet2.use_point_kernels(fast))
+    try:
+        if device.startswith('cuda'):
+            torch.cuda.synchronize(device)
+        wall, cpu = time.perf_counter(), time.process_time()
+        with torch.inference_mode():
+            model.encode(points)
+        if device.startswith('cuda'):
+            torch.cuda.synchronize(device)
+        return 1000.0 * (time.perf_counter() - wall), 1000.0 * (time.process_time() - cpu)
+    finally:
+        pointnet2.use_fast_inference(previous[0])
+        pointnet2.use_point_kernels(previous[1])
+
+
+def _core(model, config: BenchConfig, device: str, args: argparse.Namespace, factory):
     """Build a pose node core for a configuration around an already loaded model."""
     from catpose_ros.perception.estimator import PoseEstimator
     from catpose_ros.ros.params import CatposeParams
     from catpose_ros.ros.pose_pipeline import PoseNodeCore, sampler_config_from_params
 
-    params = CatposeParams.from_dict(dict(config.params(), **{'model.seed': seed}))
+    seed = args.seed
+    params = CatposeParams.from_dict(dict(config.params(), **{
+        'model.seed': seed, 'sampler.cuda_graph': bool(args.cuda_graph)}))
     estimator = PoseEstimator(
         model, sampler_config_from_params(params), device, seed=seed, head=params.model.head,
         min_points=params.segmentation.min_mask_pixels, min_depth=params.depth.min_depth,
@@ -312,7 +383,7 @@ def time_row(model, config: BenchConfig, device: str, count: int,
     import torch
 
     feed = MessageFeed(frames, object_subset(frames, count))
-    core = _core(model, config, device, args.seed, feed.factory)
+    core = _core(model, config, device, args, feed.factory)
     if device.startswith('cuda'):
         torch.cuda.reset_peak_memory_stats(device)
     latencies: Dict[str, List[float]] = {}
@@ -385,10 +456,10 @@ def host_peak_rss_mb() -> float:
     return peak / 2 ** 20 if sys.platform == 'darwin' else peak / 2 ** 10
 
 
-def _progress(total: int, disabled: bool):
+def _progress(total: int, disabled: bool, unit: str = 'row'):
     from tqdm import tqdm
 
-    return tqdm(total=total, unit='row', disable=disabled, file=sys.stderr)
+    return tqdm(total=total, unit=unit, disable=disabled, file=sys.stderr)
 
 
 # --------------------------------------------------------------------------- accuracy
@@ -456,8 +527,8 @@ def soak(args: argparse.Namespace, frames: Sequence[BenchFrame]) -> Dict[str, An
     device = _devices(args.device)[0]
     count = args.objects[0]
     feed = MessageFeed(frames, object_subset(frames, count))
-    core = _core(_load_model(args.model, device), configs[0], device, args.seed, feed.factory)
-    progress = _progress(args.soak, args.no_progress)
+    core = _core(_load_model(args.model, device), configs[0], device, args, feed.factory)
+    progress = _progress(args.soak, args.no_progress, 'frame')
     samples: List[Tuple[int, float]] = []
     started = time.perf_counter()
     for index in range(1, args.soak + 1):
@@ -550,6 +621,19 @@ def format_report(rows: Sequence[Dict[str, Any]], machine: Dict[str, Any]) -> st
             _eval_text(row.get('eval_accuracy'))))
     lines += ['', 'Accuracy columns: the benchmark frames themselves (a few objects, one '
               'scene); catpose eval: figures passed with --accuracy.', ''] + summary(rows)
+    return '\n'.join(lines)
+
+
+def format_encoder(rows: Sequence[Dict[str, Any]]) -> str:
+    """Return the encoder comparison table (empty when it was skipped)."""
+    if not rows:
+        return ''
+    lines = ['', '', 'Encoder alone, fast path vs PyTorch reference (runs interleaved):', '',
+             '| path | device | objects | p50 ms | p90 ms | CPU ms |', '|---|---|---|---|---|---|']
+    for row in rows:
+        lines.append('| %s | %s | %d | %.1f | %.1f | %.1f |' % (
+            row['path'], row['device'], row['objects'], row['p50_ms'], row['p90_ms'],
+            row['cpu_p50_ms']))
     return '\n'.join(lines)
 
 

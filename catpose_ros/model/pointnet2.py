@@ -66,6 +66,17 @@ _GROUP_CHUNK = 1 << 18
 _USE_KERNELS = os.environ.get('CATPOSE_POINT_KERNELS', '1') != '0'
 
 
+# The eval-mode fast path (folded batch norm); off = the training graph also in eval mode.
+_FAST_INFERENCE = True
+
+
+def use_fast_inference(enabled: bool) -> bool:
+    """Switch the eval-mode fast path on or off (for comparisons); return the previous one."""
+    global _FAST_INFERENCE
+    previous, _FAST_INFERENCE = _FAST_INFERENCE, bool(enabled)
+    return previous
+
+
 def use_point_kernels(enabled: bool) -> bool:
     """Switch the compiled CPU kernels on or off; return the previous setting."""
     global _USE_KERNELS
@@ -260,7 +271,7 @@ class SetAbstractionMSG(nn.Module):
     def forward(self, xyz: torch.Tensor, features: Optional[torch.Tensor]
                 ) -> Tuple[torch.Tensor, torch.Tensor]:
         """Map xyz (B, N, 3), features (B, N, C) to centres (B, M, 3), (B, M, C_out)."""
-        if not self.training and not torch.is_grad_enabled():
+        if _FAST_INFERENCE and not self.training and not torch.is_grad_enabled():
             return self._forward_folded(xyz, features)
         if self.npoint is None:
             grouped = xyz.unsqueeze(1) if features is None else torch.cat(

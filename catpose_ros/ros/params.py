@@ -95,6 +95,9 @@ class SamplerParams:
     aggregation: str = _param(
         'first', 'With K > 1 candidates: first keeps candidate 0 (the rest give the spread), '
         'mean pools them.', choices=('first', 'mean'))
+    cuda_graph: bool = _param(
+        False, 'On CUDA, replay the fixed-step DDIM loop as a recorded CUDA graph (falls '
+        'back to eager execution when recording fails; ignored on the CPU).')
 
 
 @dataclass(frozen=True)

@@ -129,7 +129,8 @@ def sampler_config_from_params(params: CatposeParams):
         method=sampler.method, steps=sampler.steps, t0=sampler.t0, track_t0=sampler.track_t0,
         guidance=GuidanceConfig(kind=sampler.guidance, w_min=sampler.w_min,
                                 w_max=sampler.w_max, beta=sampler.beta, w=sampler.w),
-        num_candidates=params.model.uncertainty_candidates, aggregation=sampler.aggregation)
+        num_candidates=params.model.uncertainty_candidates, aggregation=sampler.aggregation,
+        cuda_graph=sampler.cuda_graph)
 
 
 def tracking_config_from_params(params: CatposeParams):
