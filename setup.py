@@ -45,6 +45,7 @@ setup(
     install_requires=[
         'setuptools',
         'numpy>=1.24',
+        'numba>=0.60',
         'scipy>=1.10',
         'torch>=2.11',
         'opencv-python-headless>=4.8',

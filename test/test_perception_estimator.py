@@ -152,7 +152,8 @@ def test_several_candidates_give_a_covariance():
     (estimate,) = estimator.estimate_points([cloud], ['can'])
     assert estimate.covariance.shape == (6, 6)
     np.testing.assert_allclose(estimate.covariance, estimate.covariance.T, atol=1e-9)
-    assert (np.linalg.eigvalsh(estimate.covariance) > -1e-9).all()
+    eigenvalues = np.linalg.eigvalsh(estimate.covariance)  # float32 sums: relative round-off
+    assert (eigenvalues > -1e-6 * eigenvalues.max()).all() and eigenvalues.max() > 0
 
 
 def test_same_seed_same_result_and_checkpoint_loading(tmp_path):

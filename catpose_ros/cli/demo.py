@@ -117,17 +117,14 @@ def _save_overlay(path: Path, frame, poses) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo and print what it measured."""
-    import torch
-
-    from catpose_ros.model.device import resolve_device
+    from catpose_ros.model.device import configure_threads, resolve_device
     from catpose_ros.model.pose_sampler import SamplerConfig
     from catpose_ros.perception.estimator import PoseEstimator
     from catpose_ros.perception.pipeline import FramePipeline
     from catpose_ros.perception.tracking import TrackingConfig
     from catpose_ros.resources import resolve_checkpoint
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    configure_threads(args.threads)
     model_path = resolve_checkpoint(args.model, parameter='--model')
     device = resolve_device(args.device)
     estimator = PoseEstimator.from_checkpoint(

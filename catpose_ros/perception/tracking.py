@@ -289,9 +289,22 @@ class MultiObjectTracker:
 
         Returns the observations and (instance id, reason) for instances left out.
         """
+        clouds = {instance.instance_id: backproject(depth_m, instance.mask, intrinsics,
+                                                    min_depth, max_depth)
+                  for instance in instances}
+        return self.observe_clouds(instances, clouds)
+
+    def observe_clouds(self, instances: Sequence[Instance], clouds: Mapping[int, np.ndarray]
+                       ) -> Tuple[List[Observation], List[Tuple[int, str]]]:
+        """Like observe, from points already back-projected (instance id -> (M, 3)).
+
+        Instances without a cloud are left out without a reason (their caller gave one).
+        """
         observations, skipped = [], []
         for instance in instances:
-            points = backproject(depth_m, instance.mask, intrinsics, min_depth, max_depth)
+            points = clouds.get(instance.instance_id)
+            if points is None:
+                continue
             if len(points) < self.config.min_points:
                 skipped.append((instance.instance_id, '%d valid depth points, tracking needs %d'
                                 % (len(points), self.config.min_points)))

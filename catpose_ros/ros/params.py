@@ -66,6 +66,10 @@ class ModelParams:
         'diffusion', 'Which head gives the pose: diffusion (the method: guided sampling, '
         'warm starts when tracking) or regression (one forward pass, no warm start).',
         choices=('diffusion', 'regression'))
+    cpu_threads: int = _param(
+        0, 'PyTorch CPU threads for inference; 0 = PyTorch default (one per core). Fewer '
+        'than the cores leaves room for the camera driver on a small computer.',
+        low=0, high=256)
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,9 @@ class SamplerParams:
     aggregation: str = _param(
         'first', 'With K > 1 candidates: first keeps candidate 0 (the rest give the spread), '
         'mean pools them.', choices=('first', 'mean'))
+    cuda_graph: bool = _param(
+        False, 'On CUDA, replay the fixed-step DDIM loop as a recorded CUDA graph (falls '
+        'back to eager execution when recording fails; ignored on the CPU).')
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from catpose_ros.geometry.backprojection import points_from_depth, TooFewPointsError
-from catpose_ros.model.device import resolve_device
+from catpose_ros.model.device import configure_threads, resolve_device
 from catpose_ros.perception.segmentation import Instance, InstanceLabel, LabelImageSegmenter
 from catpose_ros.ros import conversions as conv
 from catpose_ros.ros.messages import MessageFactory
@@ -130,7 +129,8 @@ def sampler_config_from_params(params: CatposeParams):
         method=sampler.method, steps=sampler.steps, t0=sampler.t0, track_t0=sampler.track_t0,
         guidance=GuidanceConfig(kind=sampler.guidance, w_min=sampler.w_min,
                                 w_max=sampler.w_max, beta=sampler.beta, w=sampler.w),
-        num_candidates=params.model.uncertainty_candidates, aggregation=sampler.aggregation)
+        num_candidates=params.model.uncertainty_candidates, aggregation=sampler.aggregation,
+        cuda_graph=sampler.cuda_graph)
 
 
 def tracking_config_from_params(params: CatposeParams):
@@ -152,6 +152,7 @@ def load_estimator(params: CatposeParams, share_dir: Optional[str] = None):
     InvalidParameterError (model.num_points differs from what the model was trained with).
     """
     from catpose_ros.perception.estimator import PoseEstimator
+    configure_threads(params.model.cpu_threads)
     checkpoint = resolve_checkpoint(params.model.checkpoint, share_dir)
     estimator = PoseEstimator.from_checkpoint(
         str(checkpoint), resolve_device(params.model.device),
@@ -184,7 +185,6 @@ class PoseNodeCore:
         self.enabled = True
         self.labels = LabelImageSegmenter(min_mask_pixels=params.segmentation.min_mask_pixels)
         self.marker_book = conv.MarkerBook()
-        self.rng = np.random.default_rng(params.model.seed)
         self.frames_processed = 0
         self.frames_skipped = 0
         self.last_header: Any = None
@@ -295,7 +295,7 @@ class PoseNodeCore:
         outputs.objects = [_object_pose(tracked.estimate, tracked.track_id)
                            for tracked in result.poses]
         with stage('messages'):
-            self._messages(header, outputs, depth_m, intrinsics, instances, want_cloud)
+            self._messages(header, outputs, result.clouds, want_cloud)
         self.last_header = conv.copy_header(self.factory, header)
 
     def _decode(self, depth_msg: Any, camera_info_msg: Any, instances_msg: Any,
@@ -345,8 +345,8 @@ class PoseNodeCore:
                 self._skip_object(outputs, skipped.instance_id, skipped.reason)
         return result.instances
 
-    def _messages(self, header: Any, outputs: PoseOutputs, depth_m: np.ndarray,
-                  intrinsics: Any, instances: List[Instance], want_cloud: bool) -> None:
+    def _messages(self, header: Any, outputs: PoseOutputs, clouds: Dict[int, np.ndarray],
+                  want_cloud: bool) -> None:
         factory, output = self.factory, self.params.output
         out_header = conv.copy_header(factory, header)
         outputs.detections = conv.poses_to_detection3d_array(factory, outputs.objects,
@@ -357,24 +357,8 @@ class PoseNodeCore:
         if output.publish_markers:
             outputs.markers = self.marker_book.markers(factory, outputs.objects, out_header)
         if want_cloud and output.publish_debug_cloud:
-            outputs.cloud = conv.points_to_cloud(
-                factory, self._sampled_points(depth_m, intrinsics, instances), out_header)
-
-    def _sampled_points(self, depth_m: np.ndarray, intrinsics: Any,
-                        instances: List[Instance]) -> np.ndarray:
-        """Return each instance's points resampled as the network gets them, stacked (debug)."""
-        depth = self.params.depth
-        clouds = [np.zeros((0, 3), np.float32)]
-        for instance in instances:
-            try:
-                points, _ = points_from_depth(
-                    depth_m, instance.mask, intrinsics, self.params.model.num_points,
-                    self.params.segmentation.min_mask_pixels, 1.0, depth.min_depth,
-                    depth.max_depth, self.rng)
-            except TooFewPointsError:
-                continue
-            clouds.append(points)
-        return np.concatenate(clouds)
+            points = np.concatenate([np.zeros((0, 3), np.float32)] + list(clouds.values()))
+            outputs.cloud = conv.points_to_cloud(factory, points, out_header)
 
     def _diagnostics(self, outputs: PoseOutputs, depth_msg: Any) -> Any:
         header = getattr(depth_msg, 'header', None)
