@@ -180,9 +180,13 @@ def match_by_pose(errors: np.ndarray, max_deg: float,
 
 
 def voc_average_precision(matched: np.ndarray, scores: np.ndarray, num_gt: int) -> float:
-    """VOC all-point interpolated AP of predictions (matched flags, scores); nan without GT."""
+    """VOC all-point interpolated AP of predictions (matched flags, scores).
+
+    Without ground truth the AP is 0 when there is no prediction either (as in the official
+    code, e.g. a pose AP where no ground truth passed the IoU gate) and nan otherwise.
+    """
     if num_gt == 0:
-        return float('nan')
+        return float('nan') if len(matched) else 0.0
     order = np.argsort(np.asarray(scores, dtype=np.float64))[::-1]
     hits = np.cumsum(np.asarray(matched, dtype=bool)[order])
     precision = np.concatenate(([0.0], hits / np.arange(1, len(hits) + 1), [0.0]))
@@ -213,7 +217,7 @@ class _Tally:
 
 @dataclass
 class NocsMap:
-    """NOCS APs in percent: per category (nan without ground truth) and their mean."""
+    """NOCS APs in percent: per category (nan for a category without ground truth), mean."""
 
     per_category: Dict[str, Dict[str, float]]
     mean: Dict[str, float]
@@ -285,8 +289,9 @@ def nocs_map(results: Sequence[Mapping]) -> NocsMap:
         for result in results:
             _tally_frame_class(result, category.class_id, tallies)
         ground_truths[category.name] = tallies['iou25'].num_gt
-        per_category[category.name] = {key: 100.0 * tallies[key].average_precision()
-                                       for key in keys}
+        per_category[category.name] = {
+            key: 100.0 * tallies[key].average_precision() if ground_truths[category.name]
+            else float('nan') for key in keys}
     present = [name for name, count in ground_truths.items() if count > 0]
     mean = {key: float(np.mean([per_category[name][key] for name in present]))
             if present else float('nan') for key in keys}
