@@ -22,7 +22,7 @@ or `catpose_ros.evaluation.nocs_map`.
 """
 
 from dataclasses import dataclass
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -96,3 +96,27 @@ def pose_errors(rotation_pred: np.ndarray, translation_pred: np.ndarray,
     distance = np.linalg.norm(np.asarray(translation_pred, dtype=np.float64)
                               - np.asarray(translation_gt, dtype=np.float64), axis=-1)
     return PoseErrors(np.degrees(angle.numpy()).reshape(-1), (100.0 * distance).reshape(-1))
+
+
+def pair_nearest(truth_categories: Sequence[str], truth_translations: np.ndarray,
+                 estimate_categories: Sequence[str], estimate_translations: np.ndarray,
+                 max_distance_m: float) -> Tuple[List[Tuple[int, int]], List[int]]:
+    """Pair each ground truth, in order, with the nearest unused estimate of its category.
+
+    For outputs that carry no masks (e.g. a recorded bag). Returns ([(truth, estimate)],
+    [unpaired truth indices]); pairs further apart than max_distance_m are not made.
+    """
+    used, pairs, missed = set(), [], []
+    estimate_translations = np.asarray(estimate_translations, dtype=np.float64).reshape(-1, 3)
+    for i, (category, translation) in enumerate(zip(truth_categories, truth_translations)):
+        candidates = [j for j, other in enumerate(estimate_categories)
+                      if other == category and j not in used]
+        distances = [float(np.linalg.norm(estimate_translations[j] - translation))
+                     for j in candidates]
+        if not candidates or min(distances) > max_distance_m:
+            missed.append(i)
+            continue
+        best = candidates[int(np.argmin(distances))]
+        used.add(best)
+        pairs.append((i, best))
+    return pairs, missed

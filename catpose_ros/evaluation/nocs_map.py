@@ -315,6 +315,48 @@ def similarity_transform(rotation: np.ndarray, translation: np.ndarray,
     return transform, size / scale
 
 
+@dataclass
+class PosedBox:
+    """A ground-truth or predicted object: category, pose (object -> camera), metric size."""
+
+    category: str
+    rotation: np.ndarray
+    translation: np.ndarray
+    size: np.ndarray
+    score: float = 1.0
+    handle_visible: bool = True
+
+
+def frame_result(truth: Sequence[PosedBox], predictions: Sequence[PosedBox],
+                 gt_bboxes: Optional[np.ndarray] = None,
+                 pred_bboxes: Optional[np.ndarray] = None, image_id: str = '',
+                 image_path: str = '') -> Dict:
+    """Build one frame's result in the NOCS pickle layout (bboxes [y1, x1, y2, x2]).
+
+    The official code drops predictions whose box is all zeros, so boxes default to ones
+    (they are not used otherwise).
+    """
+    gt = [similarity_transform(b.rotation, b.translation, b.size) for b in truth]
+    pred = [similarity_transform(b.rotation, b.translation, b.size) for b in predictions]
+    return {
+        'image_id': image_id, 'image_path': image_path,
+        'gt_class_ids': np.array([_class_id(b.category) for b in truth], dtype=np.int32),
+        'gt_bboxes': (np.ones((len(truth), 4), np.int32) if gt_bboxes is None
+                      else np.asarray(gt_bboxes, np.int32).reshape(-1, 4)),
+        'gt_RTs': np.array([p[0] for p in gt]).reshape(-1, 4, 4),
+        'gt_scales': np.array([p[1] for p in gt]).reshape(-1, 3),
+        'gt_handle_visibility': np.array([int(bool(b.handle_visible)) for b in truth],
+                                         dtype=np.int32),
+        'pred_class_ids': np.array([_class_id(b.category) for b in predictions],
+                                   dtype=np.int32),
+        'pred_bboxes': (np.ones((len(predictions), 4), np.int32) if pred_bboxes is None
+                        else np.asarray(pred_bboxes, np.int32).reshape(-1, 4)),
+        'pred_scores': np.array([b.score for b in predictions], dtype=np.float32),
+        'pred_RTs': np.array([p[0] for p in pred]).reshape(-1, 4, 4),
+        'pred_scales': np.array([p[1] for p in pred]).reshape(-1, 3),
+    }
+
+
 def _class_id(category: Union[str, int]) -> int:
     if isinstance(category, (int, np.integer)):
         return category_by_id(int(category)).class_id
@@ -345,19 +387,13 @@ def score_poses(pred_rotation: np.ndarray, pred_translation: np.ndarray,
     if any(len(a) != count for a in arrays) or len(handle_visible) != count \
             or len(scores) != count:
         raise ValueError('every argument needs one entry per object (%d)' % count)
-    results = []
-    for i in range(count):
-        pred_rt, pred_scales = similarity_transform(arrays[0][i], arrays[1][i], arrays[2][i])
-        gt_rt, gt_scales = similarity_transform(arrays[3][i], arrays[4][i], arrays[5][i])
-        class_id = _class_id(categories[i])
-        results.append({
-            'gt_class_ids': np.array([class_id]), 'gt_RTs': gt_rt[None],
-            'gt_scales': gt_scales[None],
-            'gt_handle_visibility': np.array([int(bool(handle_visible[i]))]),
-            'pred_class_ids': np.array([class_id]), 'pred_RTs': pred_rt[None],
-            'pred_scales': pred_scales[None], 'pred_scores': np.array([scores[i]])})
-    summary = nocs_map(results)
     names = [category_by_id(_class_id(c)).name for c in categories]
+    results = [frame_result(
+        [PosedBox(names[i], arrays[3][i], arrays[4][i], arrays[5][i],
+                  handle_visible=bool(handle_visible[i]))],
+        [PosedBox(names[i], arrays[0][i], arrays[1][i], arrays[2][i], float(scores[i]))])
+        for i in range(count)]
+    summary = nocs_map(results)
     errors = pose_errors(arrays[0], arrays[1], arrays[3], arrays[4],
                          np.array([is_symmetric(n, h) for n, h in zip(names, handle_visible)],
                                   dtype=bool))

@@ -29,10 +29,10 @@ from typing import Callable, Dict, Iterable, List, Optional, Sequence
 
 import numpy as np
 
-from catpose_ros.categories import category_by_name, category_names
+from catpose_ros.categories import category_names
 from catpose_ros.data.frame import Frame
 from catpose_ros.evaluation.metrics import is_symmetric, pose_errors
-from catpose_ros.evaluation.nocs_map import similarity_transform
+from catpose_ros.evaluation.nocs_map import frame_result, PosedBox
 from catpose_ros.evaluation.vus import calibrated_rotation_error, symmetry_rotations
 
 MASK_SOURCES = ('gt', 'predicted')
@@ -188,25 +188,14 @@ def nocs_result(frame: Frame, estimates: Sequence, instances: Sequence, name: st
     """
     truth = _visible_truth(frame)
     masks = {inst.instance_id: inst.mask for inst in instances}
-    gt_pairs = [similarity_transform(o.rotation, o.translation, o.size) for o in truth]
-    pred_pairs = [similarity_transform(e.rotation, e.translation, e.size) for e in estimates]
-    return {
-        'image_id': name, 'image_path': frame.frame_id,
-        'gt_class_ids': np.array([category_by_name(nocs_category(o.category)).class_id
-                                  for o in truth], dtype=np.int32),
-        'gt_bboxes': np.array([_box(frame.mask == o.instance_id) for o in truth],
-                              dtype=np.int32).reshape(-1, 4),
-        'gt_RTs': np.array([p[0] for p in gt_pairs]).reshape(-1, 4, 4),
-        'gt_scales': np.array([p[1] for p in gt_pairs]).reshape(-1, 3),
-        'gt_handle_visibility': np.array([int(o.handle_visible) for o in truth], dtype=np.int32),
-        'pred_class_ids': np.array([category_by_name(e.category).class_id for e in estimates],
-                                   dtype=np.int32),
-        'pred_bboxes': np.array([_box(masks[e.instance_id]) for e in estimates],
-                                dtype=np.int32).reshape(-1, 4),
-        'pred_scores': np.array([e.score for e in estimates], dtype=np.float32),
-        'pred_RTs': np.array([p[0] for p in pred_pairs]).reshape(-1, 4, 4),
-        'pred_scales': np.array([p[1] for p in pred_pairs]).reshape(-1, 3),
-    }
+    return frame_result(
+        [PosedBox(nocs_category(o.category), o.rotation, o.translation, o.size,
+                  handle_visible=bool(o.handle_visible)) for o in truth],
+        [PosedBox(e.category, e.rotation, e.translation, e.size, float(e.score))
+         for e in estimates],
+        np.array([_box(frame.mask == o.instance_id) for o in truth]).reshape(-1, 4),
+        np.array([_box(masks[e.instance_id]) for e in estimates]).reshape(-1, 4),
+        name, frame.frame_id)
 
 
 def _mask_iou(a: np.ndarray, b: np.ndarray) -> float:
