@@ -170,3 +170,22 @@ def test_open_dataset_rejects_unknown_splits(tmp_path):
         runner.open_dataset(tmp_path, 'nonsense')
     with pytest.raises(FileNotFoundError):
         runner.open_dataset(tmp_path / 'absent', 'real_test')
+
+
+def test_housecat6d_split_scores_cups_as_mugs(tmp_path, pipeline):
+    from catpose_ros.data.housecat6d import write_housecat6d_scene
+    frame = patches_frame(0)
+    frame.objects = frame.objects[:2]
+    frame.objects[0].category = 'mug'  # written as HouseCat6D's cup
+    frame.mask[frame.mask == 3] = 0
+    write_housecat6d_scene(tmp_path / 'test_scene1', [frame, frame],
+                           {'mug': 'cup', 'laptop': 'box'})
+    dataset = runner.open_dataset(tmp_path, 'test')
+    assert dataset.kind == 'housecat6d' and 'HouseCat6D test: 2 frames' in dataset.description
+    assert [f.name for f in dataset.frames] == [
+        'results_housecat6d_test_scene1_000000.pkl', 'results_housecat6d_test_scene1_000001.pkl']
+    assert dataset.frames[0].load().objects[0].category == 'cup'
+    outcome = runner.evaluate_frames(dataset.frames, pipeline, progress=False)
+    assert [o.category for o in outcome.objects] == ['mug', 'mug']
+    assert outcome.ignored_objects == 2  # the box is no NOCS category
+    assert outcome.results[dataset.frames[0].name]['gt_class_ids'].tolist() == [6]
