@@ -181,5 +181,7 @@ def test_score_poses_returns_map_and_median_errors():
     assert scores['median_rotation_deg'] == pytest.approx(0.0, abs=1e-4)
     assert scores['5deg2cm'] == pytest.approx(50.0)  # camera 100, laptop 0
     assert scores['5deg5cm'] > scores['5deg2cm']  # the 4 cm laptop counts at 5 cm
+    assert scores['accuracy_5deg2cm'] == pytest.approx(50.0)
+    assert scores['accuracy_5deg5cm'] == pytest.approx(75.0)
     with pytest.raises(ValueError, match='one entry per object'):
         score_poses(rotations, predicted, None, rotations, translations, sizes, ['camera'])

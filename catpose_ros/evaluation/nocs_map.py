@@ -375,7 +375,8 @@ def score_poses(pred_rotation: np.ndarray, pred_translation: np.ndarray,
     pred_size uses the true size, so the IoU keys then measure pose only). Categories are
     names or NOCS class ids. Each pair is one frame with one ground truth and one prediction
     of the given score (default 1), so this equals `catpose eval` with ground-truth masks.
-    Returns the MAP_KEYS and FIXED_IOU_KEYS (percent), 'median_rotation_deg',
+    Returns the MAP_KEYS and FIXED_IOU_KEYS (percent), 'accuracy_<threshold>' (percent of
+    objects within it: score-free, unlike AP over tied scores), 'median_rotation_deg',
     'median_translation_cm' and 'objects'.
     """
     count = len(categories)
@@ -398,6 +399,8 @@ def score_poses(pred_rotation: np.ndarray, pred_translation: np.ndarray,
                          np.array([is_symmetric(n, h) for n, h in zip(names, handle_visible)],
                                   dtype=bool))
     figures = dict(summary.mean)
+    figures.update({'accuracy_' + key: 100.0 * errors.accuracy(deg, cm)
+                    for key, (deg, cm) in POSE_THRESHOLDS.items()})
     figures.update(median_rotation_deg=float(np.median(errors.rotation_deg)) if count else
                    float('nan'),
                    median_translation_cm=float(np.median(errors.translation_cm)) if count else
