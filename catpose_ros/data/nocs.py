@@ -30,8 +30,9 @@ One frame is a set of files sharing a prefix ``<scene>/<index:04d>``:
 
 Splits are found in the SPD/GenPose layout (``Real/test/<scene>/``, ``CAMERA/val/...`` with
 ``*_list.txt``) or in the layout of the released archives (``real_test/scene_1/...``,
-``camera_val/...``), see `locate_split`. The reader needs the label pickle: poses cannot be recovered honestly from the raw NOCS files
-without the SPD/Umeyama step, so a missing label is an error naming the file.
+``camera_val/...``), see `locate_split`. The reader needs the label pickle: poses cannot be
+recovered honestly from the raw NOCS files without the SPD/Umeyama step, so a missing label
+is an error naming the file.
 Our object frame is already centred on the tight box, so the SPD mug re-centring
 (mug_meta.pkl) does not apply to frames written here.
 """
