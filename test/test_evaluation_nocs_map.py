@@ -67,6 +67,7 @@ def test_missed_object_halves_the_iou_ap_but_not_the_pose_ap():
     assert result.ground_truths['camera'] == 2
     assert math.isnan(result.per_category['bottle']['iou25'])
     assert result.mean['iou25'] == pytest.approx(50.0)  # mean over categories with truth
+    assert result.mean_of_six['iou25'] == pytest.approx(50.0 / 6)  # the official mean
 
 
 def test_false_positive_ranked_above_the_true_one():

@@ -222,12 +222,14 @@ class NocsMap:
     per_category: Dict[str, Dict[str, float]]
     mean: Dict[str, float]
     ground_truths: Dict[str, int]
+    # The official mean over all six categories (absent: 0, or nan with false positives).
+    mean_of_six: Dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> Dict:
         """JSON-ready form (nan becomes None)."""
         def clean(values: Mapping[str, float]) -> Dict[str, Optional[float]]:
             return {k: (None if math.isnan(v) else round(float(v), 4)) for k, v in values.items()}
-        return {'mAP': clean(self.mean),
+        return {'mAP': clean(self.mean), 'mAP_mean_of_six': clean(self.mean_of_six),
                 'per_category': {name: clean(v) for name, v in self.per_category.items()},
                 'ground_truths': dict(self.ground_truths)}
 
@@ -283,19 +285,24 @@ def nocs_map(results: Sequence[Mapping]) -> NocsMap:
     """
     keys = MAP_KEYS + FIXED_IOU_KEYS
     per_category: Dict[str, Dict[str, float]] = {}
+    as_official: Dict[str, Dict[str, float]] = {}
     ground_truths: Dict[str, int] = {}
     for category in NOCS_CATEGORIES:
         tallies = {key: _Tally() for key in keys}
         for result in results:
             _tally_frame_class(result, category.class_id, tallies)
         ground_truths[category.name] = tallies['iou25'].num_gt
+        as_official[category.name] = {key: 100.0 * tallies[key].average_precision()
+                                      for key in keys}
         per_category[category.name] = {
-            key: 100.0 * tallies[key].average_precision() if ground_truths[category.name]
-            else float('nan') for key in keys}
+            key: value if ground_truths[category.name] else float('nan')
+            for key, value in as_official[category.name].items()}
     present = [name for name, count in ground_truths.items() if count > 0]
     mean = {key: float(np.mean([per_category[name][key] for name in present]))
             if present else float('nan') for key in keys}
-    return NocsMap(per_category, mean, ground_truths)
+    mean_of_six = {key: float(np.mean([values[key] for values in as_official.values()]))
+                   for key in keys}
+    return NocsMap(per_category, mean, ground_truths, mean_of_six)
 
 
 # ---------------------------------------------------------------------------------------

@@ -15,7 +15,8 @@
 """What `catpose eval` writes: report.json, report.md and plots, from one set of numbers.
 
 report.json: ``mAP`` (NOCS keys 5deg2cm, 5deg5cm, 10deg2cm, 10deg5cm, iou25, iou50, iou75,
-plus iou*_fixed; percent), ``per_category`` (same keys and the ground-truth count),
+plus iou*_fixed; percent; mean over categories with ground truth), ``mAP_mean_of_six`` (the
+official mean over all six categories), ``per_category`` (same keys and the ground-truth count),
 ``VUS`` and ``VUS_per_category`` (percent), ``errors`` (per-object median errors and the
 fraction of ground-truth objects within each threshold, overall and per category), ``objects``,
 ``frames``, ``model``, ``settings``, ``dataset`` and ``latency_ms``.
@@ -75,6 +76,7 @@ def build_report(nocs: NocsMap, objects: Sequence, frames: int, model: str,
                           [o.translation_cm for o in objects], [o.category for o in objects])
     report = {
         'mAP': {key: nocs.mean[key] for key in MAP_KEYS + FIXED_IOU_KEYS},
+        'mAP_mean_of_six': {key: nocs.mean_of_six[key] for key in MAP_KEYS},
         'per_category': per_category,
         'VUS': vus.pop('mean'),
         'VUS_per_category': vus,
@@ -115,6 +117,8 @@ def markdown_table(report: Mapping) -> str:
                                                    report['model'], settings), '',
         report.get('dataset', ''), '',
         'NOCS mAP (percent; official 3D IoU):', '', *lines, '',
+        'Official mean over all six categories (absent ones count 0): %s' % ', '.join(
+            '%s %s' % (k, _cell(v)) for k, v in report['mAP_mean_of_six'].items()), '',
         '3D IoU with the corrected box overlap (CATRE): %s' % fixed, '',
         'Omni6DPose VUS (percent): %s' % vus, '',
         'Per object: %d paired, %d missed; median %s deg / %s cm; within 5deg2cm %s%%, '
