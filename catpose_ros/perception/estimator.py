@@ -22,7 +22,7 @@ read the box size from the points in the estimated object frame.
 """
 
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 import time
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
@@ -129,6 +129,13 @@ class PoseEstimator:
         if sampler_config is None:
             sampler_config = stored_sampler_config(meta, path)
         return cls(model, sampler_config, device, seed, **kwargs)
+
+    def override_sampler(self, **changes) -> SamplerConfig:
+        """Replace some sampler settings (e.g. method, steps) and keep the others."""
+        if changes:
+            self.sampler_config = replace(self.sampler_config, **changes)
+            self.sampler = PoseSampler(self.model.sde, self.sampler_config)
+        return self.sampler_config
 
     def category(self, name: str) -> Category:
         """Return the category, UnknownCategoryError if the model was not trained on it."""
