@@ -53,6 +53,9 @@ def test_stages_chain_and_record_their_losses(cache, tmp_path):
     losses = [h for h in pretrain.history if 'loss' in h]
     assert losses and all('regression' in h and 'diffusion' not in h for h in losses)
     assert any('val_reg_median_rotation_deg' in h for h in pretrain.history)
+    assert all(0 <= h['val_reg_map_10deg5cm'] <= 100 for h in pretrain.history
+               if 'val_reg_map_10deg5cm' in h)
+    assert any('val_reg_map_10deg5cm' in h for h in pretrain.history)
 
     joint = Trainer(tiny_config(cache, tmp_path / 'joint', stage='joint', init_from=str(path)))
     joint.run()

@@ -35,6 +35,7 @@ from torch.utils.data import DataLoader, Sampler
 from catpose_ros.data.augment import AugmentConfig
 from catpose_ros.data.dataset import PosePointDataset
 from catpose_ros.evaluation.metrics import pose_errors
+from catpose_ros.evaluation.nocs_map import MAP_KEYS, score_poses
 from catpose_ros.geometry.rotation import matrix_to_rotation_6d, rotation_6d_to_matrix
 from catpose_ros.model.checkpoint import load_checkpoint, save_checkpoint
 from catpose_ros.model.device import resolve_device
@@ -426,15 +427,22 @@ class Trainer:
             generator = torch.Generator(self.device).manual_seed(self.config.seed)
             predictions['diff'] = sampler.sample(model.score, features,
                                                  generator=generator).poses
+        truth = {k: v.cpu().numpy() for k, v in batch.items()}
         for name, pose9 in predictions.items():
-            errors = pose_errors(
-                rotation_6d_to_matrix(pose9[:, :6]).cpu().numpy(),
-                (pose9[:, 6:] + targets['centroid']).cpu().numpy(),
-                batch['rotation'].cpu().numpy(), batch['translation'].cpu().numpy(),
-                batch['symmetric'].cpu().numpy())
+            rotation = rotation_6d_to_matrix(pose9[:, :6]).cpu().numpy()
+            translation = (pose9[:, 6:] + targets['centroid']).cpu().numpy()
+            errors = pose_errors(rotation, translation, truth['rotation'], truth['translation'],
+                                 truth['symmetric'])
             for key, value in errors.summary().items():
                 if key != 'count':
                     results['val_%s_%s' % (name, key)] = value
+            # NOCS mAP (percent) as `catpose eval` reports it; the true size stands in for
+            # the predicted one, so the IoU keys measure the pose alone. A mug counts as
+            # symmetric exactly when its handle is hidden.
+            scores = score_poses(rotation, translation, None, truth['rotation'],
+                                 truth['translation'], truth['size'], truth['category'].tolist(),
+                                 handle_visible=(~truth['symmetric']).tolist())
+            results.update({'val_%s_map_%s' % (name, key): scores[key] for key in MAP_KEYS})
         LOG.info('eval step %d: %s', self.step, ' '.join(
             '%s %.3f' % kv for kv in sorted(results.items()) if not math.isnan(kv[1])))
         return results
