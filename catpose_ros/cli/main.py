@@ -25,7 +25,7 @@ import logging
 import sys
 from typing import List, Optional
 
-COMMAND_MODULES = ('demo', 'data', 'train', 'tune', 'eval', 'bag', 'benchmark')
+COMMAND_MODULES = ('demo', 'data', 'train', 'tune', 'eval', 'results', 'bag', 'benchmark')
 
 
 def build_parser() -> argparse.ArgumentParser:
