@@ -42,6 +42,7 @@ class World:
         self.events: List[Any] = []
         self.publish_errors: List[str] = []
         self.overrides: Dict[str, Any] = {}
+        self.nodes: List[Any] = []
         self.spin_hook = None
         self.init_options = None
         self.lock = threading.Lock()
@@ -147,6 +148,7 @@ class LifecycleNode:
         self._logger = Logger()
         self.lifecycle_state = 'unconfigured'
         self.publishers: Dict[str, Publisher] = {}
+        WORLD.nodes.append(self)
 
     def declare_parameter(self, name, value, descriptor=None):
         self._parameters[name] = self._overrides.get(name, value)
