@@ -94,3 +94,32 @@ def test_handle_shows_whatever_turn_the_estimate_has(turn):
     assert handle_visible(_mug_points(True), rotation)
     assert not handle_visible(_mug_points(False), rotation)
     assert not handle_visible(np.zeros((3, 3)), rotation)
+
+
+@pytest.mark.slow
+def test_handle_check_agrees_with_rendered_ground_truth():
+    """Rendered test-library mugs (sensor noise on), true y axis: the figures in README."""
+    from catpose_ros.data import scenes
+    from catpose_ros.data.sensor import SensorConfig
+    from catpose_ros.geometry.backprojection import backproject, depth_to_meters
+    from catpose_ros.geometry.camera import NOCS_REAL_INTRINSICS
+
+    counts = {True: [0, 0], False: [0, 0]}  # truth -> [agreeing, total]
+    for seed in range(12):
+        rng = np.random.default_rng(1000 + seed)
+        scene = scenes.generate_scene(scenes.SceneConfig(
+            split='test', categories=('mug', 'bowl', 'can'), max_objects=5), rng, 'mugs')
+        poses = [scenes.sample_camera_pose(scene, rng) for _ in range(3)]
+        for frame in scenes.render_sequence(scene, poses, NOCS_REAL_INTRINSICS,
+                                            SensorConfig(), rng):
+            depth = depth_to_meters(frame.depth, 0.001)
+            for obj in frame.objects:
+                points = backproject(depth, frame.mask == obj.instance_id, frame.intrinsics)
+                if obj.category != 'mug' or len(points) < 50:
+                    continue
+                agree = handle_visible(points, obj.rotation) == obj.handle_visible
+                counts[obj.handle_visible][0] += int(agree)
+                counts[obj.handle_visible][1] += 1
+    assert counts[True][1] >= 20 and counts[False][1] >= 5
+    assert counts[True][0] / counts[True][1] >= 0.8
+    assert counts[False][0] / counts[False][1] >= 0.85
