@@ -174,6 +174,8 @@ def test_param_set_on_an_active_node_applies_at_once_or_says_why_not(pose_world)
     assert len(node.publishers['/tf'].messages) == 1
     refused = _set(node, 'model.device', 'cuda')
     assert not refused.successful and 'requires reconfigure' in refused.reason
+    assert 'requires reconfigure' in node.describe_parameter('model.device').additional_constraints
+    assert 'apply at once' in node.describe_parameter('output.publish_tf').additional_constraints
     assert node.get_parameter('model.device').value == 'cpu'
     assert not _set(node, 'tracking.max_translation_jump_m', 0.0).successful
     assert node.core.params.tracking.max_translation_jump_m == 0.1
