@@ -25,7 +25,8 @@ import logging
 import sys
 from typing import List, Optional
 
-COMMAND_MODULES = ('demo', 'data', 'train', 'tune', 'eval', 'results', 'bag', 'benchmark')
+COMMAND_MODULES = ('demo', 'data', 'train', 'tune', 'eval', 'results', 'bag', 'benchmark',
+                   'stability')
 
 
 def build_parser() -> argparse.ArgumentParser:

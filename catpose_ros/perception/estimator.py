@@ -137,6 +137,13 @@ class PoseEstimator:
             self.sampler = PoseSampler(self.model.sde, self.sampler_config)
         return self.sampler_config
 
+    def reconfigure(self, sampler_config: SamplerConfig, min_points: int, min_depth: float,
+                    max_depth: float) -> None:
+        """Change the sampler and the depth / mask limits of a loaded model (live tuning)."""
+        sampler = PoseSampler(self.model.sde, sampler_config)
+        self.sampler_config, self.sampler = sampler_config, sampler
+        self.min_points, self.min_depth, self.max_depth = min_points, min_depth, max_depth
+
     def category(self, name: str) -> Category:
         """Return the category, UnknownCategoryError if the model was not trained on it."""
         if name not in self.categories:

@@ -18,15 +18,18 @@ This is the whole perception step without any ROS type: the pose node, the offli
 processor and `catpose demo` all call `FramePipeline.process`.
 In tracking mode each matched object warm-starts from its track's last pose; new, lost and
 jumped objects are estimated cold; all of them go through the sampler in one batch.
+For objects symmetric about y (and mugs whose handle does not show) the published turn about
+y is the one closest to the track's previous rotation, so their frames do not spin.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from catpose_ros.geometry.camera import CameraIntrinsics
+from catpose_ros.geometry.symmetry import canonical_about_y, closest_about_y, handle_visible
 from catpose_ros.perception.estimator import (backproject_instances, PoseEstimate,
                                               PoseEstimator)
 from catpose_ros.perception.segmentation import Instance
@@ -114,6 +117,9 @@ class FramePipeline:
         update_started = time.perf_counter()
         index_of = {o.instance.instance_id: i for i, o in enumerate(plan.observations)}
         by_index = {index_of[e.instance_id]: e for e in estimation.estimates}
+        for index, estimate in by_index.items():
+            by_index[index] = self._resolve_symmetry(
+                estimate, plan.assignments[index].track_id, clouds[estimate.instance_id])
         update = self.tracker.update(result.stamp_ns, plan, {
             index: (e.rotation, e.translation, e.size) for index, e in by_index.items()})
         result.jumps = [jump.track_id for jump in update.jumps]
@@ -126,6 +132,29 @@ class FramePipeline:
         result.latency_ms['track_update'] = _ms_since(update_started)
         result.latency_ms['frame_total'] = _ms_since(started)
         return result
+
+    def _resolve_symmetry(self, estimate: PoseEstimate, track_id: int,
+                          cloud: np.ndarray) -> PoseEstimate:
+        """Turn a symmetric object's estimate about y to the track's previous rotation.
+
+        A new track of a body of revolution gets the canonical turn (x towards the camera);
+        a mug without a visible handle keeps the network's turn until it has a history.
+        """
+        config = self.tracker.config
+        category = estimate.category
+        if not config.stable_symmetric_rotation:
+            return estimate
+        previous = self.tracker.previous_rotation(track_id)
+        if category in config.handle_categories and category not in \
+                config.y_symmetric_categories:
+            if previous is None or handle_visible(cloud, estimate.rotation):
+                return estimate
+        elif category not in config.y_symmetric_categories:
+            return estimate
+        rotation = None if previous is None else closest_about_y(estimate.rotation, previous)
+        if rotation is None:
+            rotation = canonical_about_y(estimate.rotation, estimate.translation)
+        return replace(estimate, rotation=rotation)
 
 
 def _check_depth(depth_m: np.ndarray, intrinsics: CameraIntrinsics) -> None:

@@ -56,6 +56,10 @@ def _y_symmetric_nocs_categories() -> Tuple[str, ...]:
     return tuple(c.name for c in NOCS_CATEGORIES if c.symmetric_about_y)
 
 
+def _handle_nocs_categories() -> Tuple[str, ...]:
+    return tuple(c.name for c in NOCS_CATEGORIES if c.symmetric_unless_handle_visible)
+
+
 @dataclass
 class TrackingConfig:
     """Tracking parameters (the pose node's tracking parameters map onto these).
@@ -67,6 +71,9 @@ class TrackingConfig:
     admissible pairs the cost (distance / gate + 1 - IoU) picks the closest, most overlapping.
     An instance needs `min_points` valid depth points to become an observation. Rotation
     jumps of categories in `y_symmetric_categories` ignore rotation about the object y axis.
+    With `stable_symmetric_rotation`, the pipeline publishes for those categories (and for
+    `handle_categories` while no handle shows) the turn about y nearest the track's previous
+    rotation, and on a new track the canonical one (geometry/symmetry.py).
     """
 
     warm_start: bool = True
@@ -79,6 +86,8 @@ class TrackingConfig:
     min_points: int = 1
     y_symmetric_categories: Tuple[str, ...] = field(
         default_factory=_y_symmetric_nocs_categories)
+    handle_categories: Tuple[str, ...] = field(default_factory=_handle_nocs_categories)
+    stable_symmetric_rotation: bool = True
 
     def __post_init__(self):
         if int(self.lost_after_frames) < 1:
@@ -274,6 +283,11 @@ class MultiObjectTracker:
     def track(self, track_id: int) -> Track:
         """Return the live track with this id (KeyError when deleted or never made)."""
         return self._tracks[track_id]
+
+    def previous_rotation(self, track_id: int) -> Optional[np.ndarray]:
+        """Rotation of a live track's last pose, or None for a new (or deleted) track."""
+        track = self._tracks.get(track_id)
+        return None if track is None else track.rotation.copy()
 
     def reset(self) -> None:
         """Forget every track (the ~/reset service); ids keep counting up."""

@@ -203,6 +203,24 @@ class PoseNodeCore:
 
     # ------------------------------------------------------------------ control
 
+    def apply_params(self, params: CatposeParams) -> None:
+        """Take new values of the parameters that apply while running (live in params.py).
+
+        Raises ValueError, changing nothing, when they do not make a valid sampler or
+        tracker configuration. Tracks are kept.
+        """
+        tracking = tracking_config_from_params(params)
+        sampler = sampler_config_from_params(params)
+        depth = params.depth
+        with self._lock:
+            self.estimator.reconfigure(sampler, params.segmentation.min_mask_pixels,
+                                       depth.min_depth, depth.max_depth)
+            self.pipeline.tracker.config = tracking
+            self.pipeline.min_depth, self.pipeline.max_depth = depth.min_depth, depth.max_depth
+            self.labels = LabelImageSegmenter(
+                min_mask_pixels=params.segmentation.min_mask_pixels)
+            self.params = params
+
     def set_enabled(self, enabled: bool) -> str:
         """Pause or resume estimation (tracks are kept); return a message for the caller."""
         self.enabled = bool(enabled)
@@ -283,8 +301,6 @@ class PoseNodeCore:
         with stage('masks'):
             instances = self._instances(label_image, records, outputs)
         result = self.pipeline.process(outputs.stamp_ns, depth_m, intrinsics, instances)
-        if result.tracks_reset:
-            outputs.logs.append(LogRecord('warn', 'time went backwards: tracks reset'))
         for instance_id, reason in result.skipped:
             self._skip_object(outputs, int(instance_id), str(reason))
         latency = result.latency_ms
