@@ -103,6 +103,12 @@ class SamplerParams:
     aggregation: str = _param(
         'first', 'With K > 1 candidates: first keeps candidate 0 (the rest give the spread), '
         'mean pools them.', choices=('first', 'mean'), live=True)
+    update: str = _param(
+        'exact', 'DDIM step: exact (the guided VE update, never overshoots) or euler.',
+        choices=('exact', 'euler'), live=True)
+    final_denoise: bool = _param(
+        False, 'One more score evaluation at the smallest noise level that removes the noise '
+        'left there.', live=True)
     cuda_graph: bool = _param(
         False, 'On CUDA, replay the fixed-step DDIM loop as a recorded CUDA graph (falls '
         'back to eager execution when recording fails; ignored on the CPU).')

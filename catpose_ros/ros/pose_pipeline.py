@@ -130,6 +130,7 @@ def sampler_config_from_params(params: CatposeParams):
         guidance=GuidanceConfig(kind=sampler.guidance, w_min=sampler.w_min,
                                 w_max=sampler.w_max, beta=sampler.beta, w=sampler.w),
         num_candidates=params.model.uncertainty_candidates, aggregation=sampler.aggregation,
+        update=sampler.update, final_denoise=sampler.final_denoise,
         cuda_graph=sampler.cuda_graph)
 
 
