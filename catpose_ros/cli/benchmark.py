@@ -45,9 +45,9 @@ GENPOSE_CANDIDATES = 50
 MATCH_DISTANCE_M = 0.10
 FRAME_PERIOD_NS = 33_333_333
 # Report name of each stage -> key in the pose node's latency_ms.
-STAGES = (('decode', 'decode'), ('backproject', 'estimate_backproject'),
-          ('encoder', 'estimate_encode'), ('sampler', 'estimate_sample'),
-          ('size', 'estimate_size'), ('messages', 'messages'))
+STAGES = (('decode', 'decode'), ('masks', 'masks'), ('backproject', 'estimate_backproject'),
+          ('tracking', 'tracking'), ('encoder', 'estimate_encode'),
+          ('sampler', 'estimate_sample'), ('size', 'estimate_size'), ('messages', 'messages'))
 RSS_LIMIT_MB = 50.0
 
 
