@@ -64,6 +64,7 @@ def test_benchmark_writes_rows_for_each_configuration_and_object_count(tmp_path,
     assert main(['benchmark', '--model', str(model), '--device', 'cpu', '--rendered', '2',
                  '--frames', '2', '--warmup', '1', '--only', 'track DDIM5', 'single PF-ODE',
                  '--objects', '1', '3', '--threads', '1', '--json', str(out_json),
+                 '--encoder-threads', '1', '--encoder-runs', '2',
                  '--markdown', str(out_md), '--accuracy', str(accuracy),
                  '--no-progress']) == 0
     rows = json.loads(out_json.read_text())['rows']
@@ -80,8 +81,8 @@ def test_benchmark_writes_rows_for_each_configuration_and_object_count(tmp_path,
     assert rows[-1]['eval_accuracy'] == {'10deg5cm': 0.25} and rows[0]['eval_accuracy'] is None
     assert rows[0]['nfe'] > 10 and rows[-1]['nfe'] == 5    # adaptive PF-ODE vs fixed DDIM
     encoder = json.loads(out_json.read_text())['encoder']
-    assert [(r['path'], r['objects']) for r in encoder] == [
-        ('reference', 1), ('fast', 1), ('reference', 3), ('fast', 3)]
+    assert [(r['path'], r['objects'], r['threads']) for r in encoder] == [
+        ('reference', 1, 1), ('fast', 1, 1), ('reference', 3, 1), ('fast', 3, 1)]
     assert all(r['p50_ms'] > 0 for r in encoder)
     printed = capsys.readouterr().out
     assert '| track DDIM5 K=1 guided | cpu | 3 |' in printed and 'Summary:' in printed

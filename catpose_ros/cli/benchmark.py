@@ -45,9 +45,9 @@ GENPOSE_CANDIDATES = 50
 MATCH_DISTANCE_M = 0.10
 FRAME_PERIOD_NS = 33_333_333
 # Report name of each stage -> key in the pose node's latency_ms.
-STAGES = (('decode', 'decode'), ('backproject', 'estimate_backproject'),
-          ('encoder', 'estimate_encode'), ('sampler', 'estimate_sample'),
-          ('size', 'estimate_size'), ('messages', 'messages'))
+STAGES = (('decode', 'decode'), ('masks', 'masks'), ('backproject', 'estimate_backproject'),
+          ('tracking', 'tracking'), ('encoder', 'estimate_encode'),
+          ('sampler', 'estimate_sample'), ('size', 'estimate_size'), ('messages', 'messages'))
 RSS_LIMIT_MB = 50.0
 
 
@@ -107,8 +107,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help='distinct frames rendered (played forwards and backwards)')
     parser.add_argument('--only', nargs='+', default=[],
                         help='keep configurations whose name contains one of these texts')
-    parser.add_argument('--threads', type=int, default=0,
-                        help='PyTorch CPU threads (0: PyTorch default, one per core)')
+    parser.add_argument('--threads', type=int, default=1,
+                        help='PyTorch CPU threads (0: PyTorch default, one per core; 1 is '
+                             'the pose node default, model.cpu_threads)')
     parser.add_argument('--seed', type=int, default=0, help='scene and sampler seed')
     parser.add_argument('--json', default='', help='write the rows as JSON to this path')
     parser.add_argument('--markdown', default='', help='write the tables to this path')
@@ -123,6 +124,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help='replay the DDIM loop as a CUDA graph on CUDA (sampler.cuda_graph)')
     parser.add_argument('--no-encoder-comparison', action='store_true',
                         help='skip timing the encoder against its PyTorch reference path')
+    parser.add_argument('--encoder-threads', type=int, nargs='+', default=[1, 2],
+                        help='PyTorch thread counts of the encoder comparison')
+    parser.add_argument('--encoder-runs', type=int, default=8,
+                        help='timed runs per encoder comparison row')
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')
     parser.set_defaults(func=run)
 
@@ -298,22 +303,33 @@ def encoder_rows(models: Dict[str, Any], frames: Sequence[BenchFrame],
     from catpose_ros.model import pointnet2
 
     rows = []
-    for device, model in models.items():
-        for count in args.objects:
-            clouds = object_clouds(frames[0], object_subset(frames[:1], count),
-                                   model.config.num_points, args.seed)
-            points = torch.as_tensor(clouds, device=device)
-            times: Dict[str, List[Tuple[float, float]]] = {'reference': [], 'fast': []}
-            for index in range(args.warmup + args.frames):
-                for path in times:
-                    wall, cpu = _time_encoder(model, points, device, path == 'fast')
-                    if index >= args.warmup:
-                        times[path].append((wall, cpu))
-            for path, values in times.items():
-                rows.append({'path': path, 'device': device, 'objects': count,
-                             'p50_ms': percentile([v[0] for v in values], 50),
-                             'p90_ms': percentile([v[0] for v in values], 90),
-                             'cpu_p50_ms': percentile([v[1] for v in values], 50)})
+    threads = torch.get_num_threads()
+    cases = [(d, n, t) for d in models for n in args.objects
+             for t in (args.encoder_threads if d == 'cpu' else [threads])]
+    progress = _progress(len(cases), args.no_progress)
+    for device, count, thread_count in cases:
+        progress.set_description('encoder, %s, %d objects, %d threads'
+                                 % (device, count, thread_count))
+        torch.set_num_threads(thread_count)
+        model = models[device]
+        clouds = object_clouds(frames[0], object_subset(frames[:1], count),
+                               model.config.num_points, args.seed)
+        points = torch.as_tensor(clouds, device=device)
+        times: Dict[str, List[Tuple[float, float]]] = {'reference': [], 'fast': []}
+        for index in range(1 + args.encoder_runs):
+            for path in times:
+                wall, cpu = _time_encoder(model, points, device, path == 'fast')
+                if index >= 1:
+                    times[path].append((wall, cpu))
+        for path, values in times.items():
+            rows.append({'path': path, 'device': device, 'objects': count,
+                         'threads': thread_count,
+                         'p50_ms': percentile([v[0] for v in values], 50),
+                         'p90_ms': percentile([v[0] for v in values], 90),
+                         'cpu_p50_ms': percentile([v[1] for v in values], 50)})
+        progress.update(1)
+    progress.close()
+    torch.set_num_threads(threads)
     pointnet2.use_fast_inference(True)
     return rows
 
@@ -629,11 +645,12 @@ def format_encoder(rows: Sequence[Dict[str, Any]]) -> str:
     if not rows:
         return ''
     lines = ['', '', 'Encoder alone, fast path vs PyTorch reference (runs interleaved):', '',
-             '| path | device | objects | p50 ms | p90 ms | CPU ms |', '|---|---|---|---|---|---|']
+             '| path | device | objects | threads | p50 ms | p90 ms | CPU ms |',
+             '|---|---|---|---|---|---|---|']
     for row in rows:
-        lines.append('| %s | %s | %d | %.1f | %.1f | %.1f |' % (
-            row['path'], row['device'], row['objects'], row['p50_ms'], row['p90_ms'],
-            row['cpu_p50_ms']))
+        lines.append('| %s | %s | %d | %d | %.1f | %.1f | %.1f |' % (
+            row['path'], row['device'], row['objects'], row['threads'], row['p50_ms'],
+            row['p90_ms'], row['cpu_p50_ms']))
     return '\n'.join(lines)
 
 

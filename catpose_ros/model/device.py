@@ -26,10 +26,11 @@ def resolve_device(device: str) -> str:
 def configure_threads(threads: int) -> int:
     """Give PyTorch `threads` intra-op CPU threads (0: keep its default); return the count.
 
-    On a small robot computer (2 cores) inference runs as one frame at a time: one
-    intra-op pool sized to the free cores, and one inter-op thread, since the frame
-    pipeline never runs independent operators side by side. A node sharing its cores with
-    a camera driver or a planner does better with fewer threads than cores.
+    Inference runs one frame at a time, so one inter-op thread is enough. On a small,
+    busy computer (2 cores shared with a camera driver, a segmenter, a planner) a single
+    intra-op thread is faster than two: every parallel operator ends at a barrier that
+    waits for a sibling thread the scheduler may have parked, and the encoder's fast path
+    runs many short operators (measured in docs/benchmark.md).
     """
     import torch
     if threads < 0:

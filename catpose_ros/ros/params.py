@@ -72,9 +72,9 @@ class ModelParams:
         'warm starts when tracking) or regression (one forward pass, no warm start).',
         choices=('diffusion', 'regression'))
     cpu_threads: int = _param(
-        0, 'PyTorch CPU threads for inference; 0 = PyTorch default (one per core). Fewer '
-        'than the cores leaves room for the camera driver on a small computer.',
-        low=0, high=256)
+        1, 'PyTorch CPU threads for inference; 0 = PyTorch default (one per core). One '
+        'thread never waits for a descheduled sibling, which on a busy small computer '
+        'costs more than a second thread gains (docs/benchmark.md).', low=0, high=256)
 
 
 @dataclass(frozen=True)
