@@ -37,7 +37,7 @@ from catpose_ros.geometry.camera import CameraIntrinsics
 from catpose_ros.geometry.rotation import matrix_to_quaternion_xyzw, rotation_6d_to_matrix
 from catpose_ros.geometry.size import estimate_size
 from catpose_ros.geometry.transforms import make_transform
-from catpose_ros.model.checkpoint import load_checkpoint
+from catpose_ros.model.checkpoint import CheckpointError, load_checkpoint
 from catpose_ros.model.pose_sampler import PoseSampler, SamplerConfig
 from catpose_ros.model.posenet import CatPoseNet
 from catpose_ros.perception.segmentation import Instance
@@ -45,6 +45,12 @@ from catpose_ros.perception.segmentation import Instance
 TIMING_KEYS = ('backproject', 'encode', 'sample', 'size', 'total')
 # Which head gives the pose: the guided diffusion sampler (the method) or the regression head.
 HEADS = ('diffusion', 'regression')
+# Skip reason of an object whose model output is not finite (callers log it as an error).
+NON_FINITE_OUTPUT = 'model output is not finite'
+
+
+class NonFiniteModelError(CheckpointError):
+    """Raised when a loaded model turns a plain probe cloud into NaN or inf."""
 
 
 class InvalidInitPoseError(ValueError):
@@ -117,7 +123,32 @@ class PoseEstimator:
                         seed: Optional[int] = None, **kwargs) -> 'PoseEstimator':
         """Load a checkpoint (CheckpointError if it is unusable) and wrap it."""
         model, _, _ = load_checkpoint(path, map_location=device)
-        return cls(model, sampler_config, device, seed, **kwargs)
+        estimator = cls(model, sampler_config, device, seed, **kwargs)
+        estimator.probe(str(path))
+        return estimator
+
+    def probe(self, source: str = 'the model') -> None:
+        """Run one plain cloud through the model; NonFiniteModelError if the output is not finite.
+
+        Catches what weight checks cannot (overflowing activations, a broken export) at load
+        time instead of as silently missing objects on every frame. Uses its own noise
+        generator, so the estimator's seeded results are unchanged.
+        """
+        grid = np.linspace(-0.04, 0.04, 16)
+        corners = np.stack(np.meshgrid(grid, grid, grid[:4], indexing='ij'), -1).reshape(-1, 3)
+        cloud = resample_points(corners + np.array([0.0, 0.0, 0.6]), self.num_points,
+                                np.random.default_rng(0)).astype(np.float32)
+        generator, rng = self.generator, self.rng
+        self.generator = torch.Generator(device=self.device).manual_seed(0)
+        self.rng = np.random.default_rng(0)
+        try:
+            estimate = self._estimate([cloud], [self.categories[0]], None, None, None, None, {})
+        finally:
+            self.generator, self.rng = generator, rng
+        reason = _non_finite(estimate[0])
+        if reason is not None:
+            raise NonFiniteModelError('%s gives a non-finite %s for a plain test cloud; the '
+                                      'weights are broken' % (source, reason))
 
     def category(self, name: str) -> Category:
         """Return the category, UnknownCategoryError if the model was not trained on it."""
@@ -157,7 +188,14 @@ class PoseEstimator:
                 [init_poses.get(k[0].instance_id) for k in kept],
                 [k[0].instance_id for k in kept], [k[0].score for k in kept],
                 [k[2] for k in kept], timings) if kept else []
-        return EstimationResult(estimates, skipped, timings)
+        finite = []
+        for estimate in estimates:
+            reason = _non_finite(estimate)
+            if reason is None:
+                finite.append(estimate)
+            else:
+                skipped.append((estimate.instance_id, '%s (%s)' % (NON_FINITE_OUTPUT, reason)))
+        return EstimationResult(finite, skipped, timings)
 
     def _backproject(self, depth: np.ndarray, intrinsics: CameraIntrinsics,
                      instances: Sequence[Instance], depth_scale: float,
@@ -211,7 +249,8 @@ class PoseEstimator:
             rotations = rotation_6d_to_matrix(poses[:, :6]).double().cpu().numpy()
             translations = (poses[:, 6:] + centroid).double().cpu().numpy()
             covariance = None if covariance is None else covariance.double().cpu().numpy()
-        with _timed(timings, 'size'):
+        with _timed(timings, 'size'), np.errstate(invalid='ignore', over='ignore'):
+            # A broken model's NaN poses are reported by _non_finite, not as warnings here.
             sizes = [estimate_size(clouds[i], rotations[i], translations[i],
                                    kinds[i].symmetric_about_y) for i in range(count)]
         return [PoseEstimate(
@@ -255,6 +294,16 @@ class PoseEstimator:
         poses = torch.as_tensor(poses, dtype=centroid.dtype, device=self.device)
         init = torch.cat((poses[:, :3, 0], poses[:, :3, 1], poses[:, :3, 3] - centroid), -1)
         return warm, init
+
+
+def _non_finite(estimate: PoseEstimate) -> Optional[str]:
+    """Name what is not finite in an estimate; a bad covariance alone becomes unknown."""
+    for name in ('rotation', 'translation', 'size'):
+        if not np.all(np.isfinite(getattr(estimate, name))):
+            return name
+    if estimate.covariance is not None and not np.all(np.isfinite(estimate.covariance)):
+        estimate.covariance = None
+    return None
 
 
 def _check_init_pose(pose: Optional[np.ndarray]):

@@ -14,6 +14,7 @@
 
 """rclpy wiring both catpose nodes share: parameters, QoS, the worker thread, autostart."""
 
+import sys
 import threading
 from typing import Any, Callable, Dict, Optional
 
@@ -27,7 +28,8 @@ from rclpy.qos import (DurabilityPolicy, HistoryPolicy, qos_profile_sensor_data,
                        ReliabilityPolicy)
 
 from catpose_ros.ros.params import CatposeParams, parameter_specs, ParamSpec
-from catpose_ros.ros.pose_pipeline import FrameSlot, LogRecord
+from catpose_ros.ros.messages import RclpyFactory
+from catpose_ros.ros.pose_pipeline import FrameSlot, LogRecord, WorkerGuard
 
 _PARAMETER_TYPES = {bool: ParameterType.PARAMETER_BOOL, int: ParameterType.PARAMETER_INTEGER,
                     float: ParameterType.PARAMETER_DOUBLE, str: ParameterType.PARAMETER_STRING}
@@ -82,6 +84,9 @@ class CatposeLifecycleNode(LifecycleNode):
         for spec in parameter_specs(self.NODE_KIND):
             self.declare_parameter(spec.name, spec.default, descriptor(spec))
         self.slot = FrameSlot()
+        self.guard = WorkerGuard(name)
+        self.diagnostics_pub = None
+        self._factory = RclpyFactory()
         self._worker: Optional[threading.Thread] = None
         self._running = threading.Event()
 
@@ -124,10 +129,23 @@ class CatposeLifecycleNode(LifecycleNode):
         self.slot.clear()
 
     def _work(self) -> None:
+        """Process frames until stopped; a frame that raises is logged, counted and passed."""
         while self._running.is_set():
             frame = self.slot.wait(timeout=0.2)
-            if frame is not None and self._running.is_set():
-                self.process_frame(*frame)
+            if frame is None or not self._running.is_set():
+                continue
+            failure = self.guard.run(self.process_frame, frame, self._factory)
+            if failure is not None:
+                self._report(failure)
+
+    def _report(self, failure) -> None:
+        """Log a failed frame and publish its diagnostics (never raises)."""
+        try:
+            self.log([failure.log])
+            if self.diagnostics_pub is not None and failure.diagnostics is not None:
+                self.diagnostics_pub.publish(failure.diagnostics)
+        except Exception as error:  # reporting must not end the worker either
+            sys.stderr.write('%s: cannot report a failed frame: %s\n' % (self.get_name(), error))
 
     def process_frame(self, *messages: Any) -> None:
         """Process one synchronised frame (worker thread)."""
