@@ -35,6 +35,7 @@ NOCS_LABEL = {
 
 
 class RunsCode:
+
     def __reduce__(self):
         return (os.system, ('echo pwned',))
 

@@ -144,6 +144,7 @@ def test_unknown_config_key(saved):
 
 
 class RunsCode:
+
     def __reduce__(self):
         return (os.system, ('echo pwned',))
 

@@ -212,8 +212,8 @@ def test_a_model_with_overflowing_output_is_refused_at_load(tmp_path):
         PoseEstimator.from_checkpoint(broken, head='regression')
 
 
-def test_an_unexpected_error_skips_one_frame_and_keeps_the_tracks(estimator, factory,
-                                                                   monkeypatch):
+def test_an_unexpected_error_skips_one_frame_and_keeps_the_tracks(
+        estimator, factory, monkeypatch):
     core = make_core(estimator, factory)
     assert core.process(*frame_messages(factory, 0)).processed
     tracks = sorted(t.track_id for t in core.tracker.tracks)

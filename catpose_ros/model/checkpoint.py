@@ -194,7 +194,7 @@ def _validate(path: Path, payload: Any):
             raise CheckpointError('%s: checkpoint entry %r must be %s, got %s' % (
                 path, key, expected, type(payload[key]).__name__))
     if not all(isinstance(name, str) for name in payload['categories']):
-        raise CheckpointError('%s: checkpoint entry \'categories\' must hold names (strings)'
+        raise CheckpointError("%s: checkpoint entry 'categories' must hold names (strings)"
                               % path)
     bad = [key for key, value in payload['state_dict'].items()
            if not (isinstance(key, str) and isinstance(value, torch.Tensor))]

@@ -27,8 +27,8 @@ from rclpy.lifecycle import LifecycleNode, State, TransitionCallbackReturn
 from rclpy.qos import (DurabilityPolicy, HistoryPolicy, qos_profile_sensor_data, QoSProfile,
                        ReliabilityPolicy)
 
-from catpose_ros.ros.params import CatposeParams, parameter_specs, ParamSpec
 from catpose_ros.ros.messages import RclpyFactory
+from catpose_ros.ros.params import CatposeParams, parameter_specs, ParamSpec
 from catpose_ros.ros.pose_pipeline import FrameSlot, LogRecord, WorkerGuard
 
 _PARAMETER_TYPES = {bool: ParameterType.PARAMETER_BOOL, int: ParameterType.PARAMETER_INTEGER,
