@@ -41,7 +41,7 @@ def _params(checkpoint):
 
 
 def _corrupt_bag(path: Path) -> Path:
-    """An sqlite3 bag whose second depth image is garbage on the wire."""
+    """Write an sqlite3 bag whose second depth image is garbage on the wire."""
     sequence_to_bag([synthetic_frame(i) for i in range(FRAMES)], path, storage='sqlite3')
     database = next(path.glob('*.db3'))
     with sqlite3.connect(database) as db:

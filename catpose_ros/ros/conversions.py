@@ -347,8 +347,10 @@ def object_pose_problem(obj: ObjectPose) -> Optional[str]:
     rotation = _finite_array(obj.rotation, (3, 3))
     if rotation is None:
         return 'rotation is not a finite 3x3 matrix'
-    if (np.abs(rotation.T @ rotation - np.eye(3)).max() > ROTATION_TOLERANCE
-            or np.linalg.det(rotation) <= 0):
+    with np.errstate(over='ignore', invalid='ignore'):
+        improper = not (np.abs(rotation.T @ rotation - np.eye(3)).max() <= ROTATION_TOLERANCE
+                        and np.linalg.det(rotation) > 0)
+    if improper:
         return 'rotation is not a proper rotation (zero, scaled or reflected)'
     if _finite_array(obj.translation, (3,)) is None:
         return 'translation is not 3 finite numbers'
@@ -538,8 +540,13 @@ def _detection2d_record(detection: Any):
         return instance_id, 'Detection2D %d has a non-finite or negative box %s' % (
             instance_id, values.tolist())
     cx, cy, width, height = values
-    box = tuple(int(round(v)) for v in (cx - width / 2.0, cy - height / 2.0,
-                                        cx + width / 2.0, cy + height / 2.0))
+    with np.errstate(over='ignore'):
+        corners = np.array([cx - width / 2.0, cy - height / 2.0, cx + width / 2.0,
+                            cy + height / 2.0])
+    if not np.isfinite(corners).all():
+        return instance_id, 'Detection2D %d has a box beyond the float range %s' % (
+            instance_id, values.tolist())
+    box = tuple(int(round(v)) for v in corners)
     return Detection2DRecord(instance_id=instance_id, category=str(hypothesis.class_id),
                              score=score, box=box)
 
