@@ -461,6 +461,8 @@ def check_detection3d(message):
     except conv.ConversionError:
         return
     assert len(poses) == len(message.detections)
+    for pose in poses:
+        assert np.isfinite(pose.rotation).all() and np.isfinite(pose.translation).all()
 
 
 def check_stamp(sec, nanosec):
@@ -483,17 +485,30 @@ CONVERSIONS = {
 }
 
 
+def run_counted(name, chosen_settings):
+    """Run one conversion property; return how many cases it checked (all passed)."""
+    strategy, check = CONVERSIONS[name]
+    cases = []
+
+    def counted(value):
+        cases.append(1)
+        check(value)
+
+    chosen_settings(given(strategy())(counted))()
+    return len(cases)
+
+
 @pytest.mark.parametrize('name', sorted(CONVERSIONS))
 def test_conversions_raise_only_conversion_errors(name):
-    strategy, check = CONVERSIONS[name]
-    FAST(given(strategy())(check))()
+    assert run_counted(name, FAST) >= FAST.max_examples
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize('name', sorted(CONVERSIONS))
 def test_conversions_many(name):
-    strategy, check = CONVERSIONS[name]
-    slow(name)(given(strategy())(check))()
+    cases = run_counted(name, slow(name))
+    print('%s: %d cases' % (name, cases))
+    assert cases >= SLOW_EXAMPLES[name]
 
 
 @FAST

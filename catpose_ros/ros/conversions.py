@@ -288,12 +288,16 @@ def _make_pose(factory: MessageFactory, rotation: np.ndarray, translation: np.nd
 
 
 def _read_pose(pose: Any) -> Tuple[np.ndarray, np.ndarray]:
-    q = pose.orientation
+    q, p = pose.orientation, pose.position
     quaternion = np.array([q.x, q.y, q.z, q.w], dtype=np.float64)
-    if not np.linalg.norm(quaternion) > 0:
-        raise ConversionError('pose has a zero quaternion')
-    p = pose.position
-    return quaternion_xyzw_to_matrix(quaternion), np.array([p.x, p.y, p.z], dtype=np.float64)
+    position = np.array([p.x, p.y, p.z], dtype=np.float64)
+    if not (np.isfinite(quaternion).all() and np.isfinite(position).all()):
+        raise ConversionError('pose holds non-finite values')
+    with np.errstate(over='ignore'):
+        norm = np.linalg.norm(quaternion)
+    if not (np.isfinite(norm) and norm > 0):
+        raise ConversionError('pose has a zero or overflowing quaternion')
+    return quaternion_xyzw_to_matrix(quaternion / norm), position
 
 
 def _vector3(factory: MessageFactory, values: np.ndarray) -> Any:
