@@ -42,7 +42,6 @@ PARAMS = dict(FAST_PARAMS, **{'segmentation.min_mask_pixels': 4, 'sync.max_input
 COMMON = {'deadline': None, 'derandomize': True, 'database': None,
           'suppress_health_check': list(HealthCheck)}
 FAST = settings(max_examples=30, **COMMON)
-FAST_POSE = settings(max_examples=12, **COMMON)   # each case runs the (tiny) model
 # Cases per property in the slow run; they add up to 12,500.
 SLOW_EXAMPLES = {'pose': 4000, 'segmentation': 2000, 'image': 1000, 'camera_info': 1000,
                  'detection2d': 1000, 'outputs': 1500, 'cloud': 1000, 'detection3d': 1000}
@@ -286,7 +285,7 @@ def check_pose_frame(estimator, frame):
     return outputs
 
 
-@FAST_POSE
+@FAST
 @given(frame=pose_frames())
 def test_pose_core_never_raises_and_publishes_only_finite_values(estimator, frame):
     check_pose_frame(estimator, frame)
