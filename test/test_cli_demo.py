@@ -39,7 +39,7 @@ def test_demo_tracks_a_synthetic_scene_and_writes_an_overlay(tmp_path, capsys):
 
 
 def test_every_subcommand_has_help(capsys):
-    for command in ('demo', 'data', 'train', 'bag', 'benchmark'):
+    for command in ('demo', 'data', 'train', 'bag', 'benchmark', 'eval'):
         try:
             main([command, '--help'])
         except SystemExit as stop:

@@ -189,3 +189,18 @@ def test_the_worker_survives_a_frame_that_raises(ros_context, checkpoint):
         node.trigger_deactivate()
         node.destroy_node()
         helper.destroy_node()
+
+
+def test_live_parameters_apply_and_others_are_refused(ros_context, checkpoint):
+    node = _pose_node(checkpoint)
+    try:
+        assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+        assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+        applied = node.set_parameters([Parameter('output.publish_debug_cloud', value=True)])
+        assert applied[0].successful and node.core.params.output.publish_debug_cloud
+        refused = node.set_parameters([Parameter('model.device', value='cuda')])
+        assert not refused[0].successful and 'requires reconfigure' in refused[0].reason
+        assert node.get_parameter('model.device').value == 'cpu'
+    finally:
+        node.trigger_deactivate()
+        node.destroy_node()

@@ -27,7 +27,8 @@ import sys
 import traceback
 from typing import List, Optional
 
-COMMAND_MODULES = ('demo', 'data', 'train', 'bag', 'benchmark')
+COMMAND_MODULES = ('demo', 'data', 'train', 'tune', 'eval', 'results', 'bag', 'benchmark',
+                   'stability')
 
 
 def build_parser() -> argparse.ArgumentParser:

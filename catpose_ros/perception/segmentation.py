@@ -227,7 +227,8 @@ def load_maskrcnn_weights(path: Union[str, os.PathLike]) -> WeightsContent:
     if not path.is_file():
         raise FileNotFoundError(
             'Mask R-CNN weights file %s does not exist; train one (save_maskrcnn_weights) '
-            'or point the weights parameter at an existing file' % path)
+            'or point segmentation.weights at an existing file (launch argument '
+            'segmentation_weights:=/path/to/file)' % path)
     try:
         content = torch.load(path, map_location='cpu', weights_only=True)
     except (RuntimeError, pickle.UnpicklingError, EOFError, ValueError,

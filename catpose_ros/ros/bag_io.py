@@ -79,7 +79,11 @@ class BagTopics:
 
 @dataclass
 class SyntheticTopics:
-    """Topics that `sequence_to_bag` writes (RealSense-like camera names)."""
+    """Topics that `sequence_to_bag` writes (RealSense-like camera names).
+
+    ground_truth is a Detection3DArray whose hypothesis score is the handle visibility (1:
+    visible or no handle, 0: a mug whose handle is hidden), which the symmetry rule needs.
+    """
 
     color: str = '/camera/color/image_raw'
     color_info: str = '/camera/color/camera_info'
@@ -396,8 +400,10 @@ def _frame_detections(frame: Frame) -> List[conv.Detection2DRecord]:
 
 
 def _ground_truth(frame: Frame) -> List[conv.ObjectPose]:
-    return [conv.ObjectPose(track_id=obj.instance_id, category=obj.category, score=1.0,
-                            rotation=obj.rotation, translation=obj.translation, size=obj.size)
+    """Ground-truth poses; the hypothesis score carries the handle visibility (1 or 0)."""
+    return [conv.ObjectPose(track_id=obj.instance_id, category=obj.category,
+                            score=1.0 if obj.handle_visible else 0.0, rotation=obj.rotation,
+                            translation=obj.translation, size=obj.size)
             for obj in frame.objects]
 
 

@@ -18,7 +18,9 @@
 label images from the bag, or Mask R-CNN on the RGB topic), runs `PoseNodeCore` with
 tracking exactly as the live node does, and writes a new rosbag2 with the node's output
 topics and types. When the input carries ground-truth poses (Detection3DArray on
-/catpose/ground_truth, as the synthetic data engine writes them) the summary adds accuracy.
+/catpose/ground_truth, as the synthetic data engine writes them) the summary adds accuracy,
+computed by `catpose_ros.evaluation`: per-object errors of estimates paired with the nearest
+ground truth of their category, and NOCS mAP.
 """
 
 from collections import Counter
@@ -29,7 +31,6 @@ from typing import Any, Dict, List, Mapping, Optional, Union
 
 import numpy as np
 
-from catpose_ros.categories import category_by_name, UnknownCategoryError
 from catpose_ros.ros import conversions as conv
 from catpose_ros.ros.bag_io import (bag_topics, BagFrameReader, BagTopicError, BagTopics,
                                     BagWriterHelper, staged_bag_output, SyntheticTopics)
@@ -61,7 +62,8 @@ class BagProcessingSummary:
     """What `process_bag` did: frame counts, per-stage latency and, with ground truth, accuracy.
 
     latency_ms maps stage -> {mean, median, p95, max} over processed frames. accuracy maps
-    category (and 'all') -> the `PoseErrors.summary()` figures plus 'matched' and 'missed'.
+    category (and 'all') -> the `PoseErrors.summary()` figures plus 'matched' and 'missed';
+    nocs_map holds the NOCS mAP (percent, `NocsMap.as_dict()`).
     """
 
     in_path: Path
@@ -74,6 +76,7 @@ class BagProcessingSummary:
     skip_reasons: Counter = field(default_factory=Counter)
     latency_ms: Dict[str, Dict[str, float]] = field(default_factory=dict)
     accuracy: Optional[Dict[str, Dict[str, float]]] = None
+    nocs_map: Optional[Dict[str, Any]] = None
     topic_counts: Dict[str, int] = field(default_factory=dict)
 
     def to_text(self) -> str:
@@ -95,6 +98,10 @@ class BagProcessingSummary:
                 name, a['matched'], a['missed'], a['median_rotation_deg'],
                 a['median_translation_cm'], a['5deg2cm'], a['10deg5cm'])
                 for name, a in self.accuracy.items()]
+        if self.nocs_map:
+            lines.append('NOCS mAP (percent): ' + ', '.join(
+                '%s %s' % (key, '-' if value is None else '%.1f' % value)
+                for key, value in self.nocs_map['mAP'].items()))
         return '\n'.join(lines)
 
 
@@ -163,7 +170,9 @@ def process_bag(in_path: Union[str, Path], out_path: Union[str, Path],
             recorder.add(outputs)
     summary.frames_unsynchronised = reader.dropped
     summary.latency_ms = recorder.latency_summary()
-    summary.accuracy = recorder.accuracy() if ground_truth else None
+    if ground_truth:
+        summary.accuracy = recorder.accuracy()
+        summary.nocs_map = recorder.nocs_map()
     summary.topic_counts = dict(bag.counts)
     return summary
 
@@ -250,11 +259,15 @@ def _read_ground_truth(path: Path, distro: str) -> Dict[int, List[conv.ObjectPos
     return result
 
 
-def _is_symmetric(category: str) -> bool:
-    try:
-        return category_by_name(category).symmetric_about_y
-    except UnknownCategoryError:
-        return False
+def _handle_visible(truth: conv.ObjectPose) -> bool:
+    """On the ground-truth topic the hypothesis score is the handle visibility (see bag_io)."""
+    return truth.score >= 0.5
+
+
+def _box(obj: conv.ObjectPose, score: float = 1.0, handle_visible: bool = True):
+    from catpose_ros.evaluation.nocs_map import PosedBox
+    return PosedBox(obj.category, obj.rotation, obj.translation, obj.size, score,
+                    handle_visible)
 
 
 class _Recorder:
@@ -265,6 +278,7 @@ class _Recorder:
         self.latencies: Dict[str, List[float]] = {}
         self.pairs: List[tuple] = []
         self.missed: Counter = Counter()
+        self.frame_results: List[Dict] = []
 
     def add(self, outputs: PoseOutputs) -> None:
         if not outputs.processed:
@@ -276,17 +290,20 @@ class _Recorder:
             self._match(truth, list(outputs.objects))
 
     def _match(self, truth: List[conv.ObjectPose], estimates: List[conv.ObjectPose]) -> None:
-        """Pair each ground-truth object with the nearest unused estimate of its category."""
-        for gt in truth:
-            candidates = [e for e in estimates if e.category == gt.category]
-            distances = [float(np.linalg.norm(e.translation - gt.translation))
-                         for e in candidates]
-            if not candidates or min(distances) > MATCH_DISTANCE_M:
-                self.missed[gt.category] += 1
-                continue
-            best = candidates[int(np.argmin(distances))]
-            estimates.remove(best)
-            self.pairs.append((gt, best))
+        """Pair ground truth with estimates (evaluation.metrics.pair_nearest); keep the frame."""
+        from catpose_ros.evaluation.metrics import pair_nearest
+        from catpose_ros.evaluation.nocs_map import frame_result
+        known = [e for e in estimates if _known_category(e.category)]
+        pairs, missed = pair_nearest(
+            [g.category for g in truth], np.array([g.translation for g in truth]),
+            [e.category for e in estimates], np.array([e.translation for e in estimates]),
+            MATCH_DISTANCE_M)
+        self.pairs.extend((truth[i], estimates[j]) for i, j in pairs)
+        self.missed.update(truth[i].category for i in missed)
+        self.frame_results.append(frame_result(
+            [_box(g, handle_visible=_handle_visible(g)) for g in truth
+             if _known_category(g.category)],
+            [_box(e, e.score) for e in known]))
 
     def latency_summary(self) -> Dict[str, Dict[str, float]]:
         return {stage: {'mean': float(np.mean(values)), 'median': float(np.median(values)),
@@ -294,7 +311,7 @@ class _Recorder:
                 for stage, values in self.latencies.items()}
 
     def accuracy(self) -> Dict[str, Dict[str, float]]:
-        from catpose_ros.evaluation.metrics import pose_errors
+        from catpose_ros.evaluation.metrics import pose_errors, symmetric_flags
         categories = sorted({gt.category for gt, _ in self.pairs} | set(self.missed))
         result = {}
         for name in categories + ['all']:
@@ -306,7 +323,8 @@ class _Recorder:
                     np.stack([e.translation for _, e in pairs]),
                     np.stack([g.rotation for g, _ in pairs]),
                     np.stack([g.translation for g, _ in pairs]),
-                    np.array([_is_symmetric(g.category) for g, _ in pairs]))
+                    symmetric_flags([g.category for g, _ in pairs],
+                                    [_handle_visible(g) for g, _ in pairs]))
                 figures = errors.summary()
             else:
                 figures = {key: math.nan for key in (
@@ -314,3 +332,12 @@ class _Recorder:
             figures.update(matched=len(pairs), missed=missed)
             result[name] = figures
         return result
+
+    def nocs_map(self) -> Dict[str, Any]:
+        from catpose_ros.evaluation.nocs_map import nocs_map
+        return nocs_map(self.frame_results).as_dict()
+
+
+def _known_category(category: str) -> bool:
+    from catpose_ros.categories import category_names
+    return category in category_names()

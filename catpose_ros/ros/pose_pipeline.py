@@ -33,8 +33,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from catpose_ros.geometry.backprojection import points_from_depth, TooFewPointsError
-from catpose_ros.model.device import resolve_device
+from catpose_ros.model.device import configure_threads, resolve_device
 from catpose_ros.perception.estimator import NON_FINITE_OUTPUT
 from catpose_ros.perception.segmentation import Instance, InstanceLabel, LabelImageSegmenter
 from catpose_ros.ros import conversions as conv
@@ -181,7 +180,9 @@ def sampler_config_from_params(params: CatposeParams):
         method=sampler.method, steps=sampler.steps, t0=sampler.t0, track_t0=sampler.track_t0,
         guidance=GuidanceConfig(kind=sampler.guidance, w_min=sampler.w_min,
                                 w_max=sampler.w_max, beta=sampler.beta, w=sampler.w),
-        num_candidates=params.model.uncertainty_candidates, aggregation=sampler.aggregation)
+        num_candidates=params.model.uncertainty_candidates, aggregation=sampler.aggregation,
+        update=sampler.update, final_denoise=sampler.final_denoise,
+        cuda_graph=sampler.cuda_graph)
 
 
 def tracking_config_from_params(params: CatposeParams):
@@ -203,6 +204,7 @@ def load_estimator(params: CatposeParams, share_dir: Optional[str] = None):
     InvalidParameterError (model.num_points differs from what the model was trained with).
     """
     from catpose_ros.perception.estimator import PoseEstimator
+    configure_threads(params.model.cpu_threads)
     checkpoint = resolve_checkpoint(params.model.checkpoint, share_dir)
     estimator = PoseEstimator.from_checkpoint(
         str(checkpoint), resolve_device(params.model.device),
@@ -235,7 +237,6 @@ class PoseNodeCore:
         self.enabled = True
         self.labels = LabelImageSegmenter(min_mask_pixels=params.segmentation.min_mask_pixels)
         self.marker_book = conv.MarkerBook()
-        self.rng = np.random.default_rng(params.model.seed)
         self.frames_processed = 0
         self.frames_skipped = 0
         self.frames_failed = 0
@@ -255,6 +256,24 @@ class PoseNodeCore:
         return cls(params, load_estimator(params, share_dir), factory)
 
     # ------------------------------------------------------------------ control
+
+    def apply_params(self, params: CatposeParams) -> None:
+        """Take new values of the parameters that apply while running (live in params.py).
+
+        Raises ValueError, changing nothing, when they do not make a valid sampler or
+        tracker configuration. Tracks are kept.
+        """
+        tracking = tracking_config_from_params(params)
+        sampler = sampler_config_from_params(params)
+        depth = params.depth
+        with self._lock:
+            self.estimator.reconfigure(sampler, params.segmentation.min_mask_pixels,
+                                       depth.min_depth, depth.max_depth)
+            self.pipeline.tracker.config = tracking
+            self.pipeline.min_depth, self.pipeline.max_depth = depth.min_depth, depth.max_depth
+            self.labels = LabelImageSegmenter(
+                min_mask_pixels=params.segmentation.min_mask_pixels)
+            self.params = params
 
     def set_enabled(self, enabled: bool) -> str:
         """Pause or resume estimation (tracks are kept); return a message for the caller."""
@@ -355,8 +374,6 @@ class PoseNodeCore:
         with stage('masks'):
             instances = self._instances(label_image, records, outputs)
         result = self.pipeline.process(outputs.stamp_ns, depth_m, intrinsics, instances)
-        if result.tracks_reset:
-            outputs.logs.append(LogRecord('warn', 'time went backwards: tracks reset'))
         for instance_id, reason in result.skipped:
             self._skip_object(outputs, int(instance_id), str(reason),
                               failed=str(reason).startswith(NON_FINITE_OUTPUT))
@@ -371,7 +388,7 @@ class PoseNodeCore:
             self._skip_object(outputs, track_id, 'track %d not published: %s' % (
                 track_id, reason), failed=True)
         with stage('messages'):
-            self._messages(header, outputs, depth_m, intrinsics, instances, want_cloud)
+            self._messages(header, outputs, result.clouds, want_cloud)
         self.last_header = conv.copy_header(self.factory, header)
 
     def _decode(self, depth_msg: Any, camera_info_msg: Any, instances_msg: Any,
@@ -425,8 +442,8 @@ class PoseNodeCore:
                 self._skip_object(outputs, skipped.instance_id, skipped.reason)
         return result.instances
 
-    def _messages(self, header: Any, outputs: PoseOutputs, depth_m: np.ndarray,
-                  intrinsics: Any, instances: List[Instance], want_cloud: bool) -> None:
+    def _messages(self, header: Any, outputs: PoseOutputs, clouds: Dict[int, np.ndarray],
+                  want_cloud: bool) -> None:
         factory, output = self.factory, self.params.output
         out_header = conv.copy_header(factory, header)
         outputs.detections = conv.poses_to_detection3d_array(factory, outputs.objects,
@@ -437,24 +454,8 @@ class PoseNodeCore:
         if output.publish_markers:
             outputs.markers = self.marker_book.markers(factory, outputs.objects, out_header)
         if want_cloud and output.publish_debug_cloud:
-            outputs.cloud = conv.points_to_cloud(
-                factory, self._sampled_points(depth_m, intrinsics, instances), out_header)
-
-    def _sampled_points(self, depth_m: np.ndarray, intrinsics: Any,
-                        instances: List[Instance]) -> np.ndarray:
-        """Return each instance's points resampled as the network gets them, stacked (debug)."""
-        depth = self.params.depth
-        clouds = [np.zeros((0, 3), np.float32)]
-        for instance in instances:
-            try:
-                points, _ = points_from_depth(
-                    depth_m, instance.mask, intrinsics, self.params.model.num_points,
-                    self.params.segmentation.min_mask_pixels, 1.0, depth.min_depth,
-                    depth.max_depth, self.rng)
-            except TooFewPointsError:
-                continue
-            clouds.append(points)
-        return np.concatenate(clouds)
+            points = np.concatenate([np.zeros((0, 3), np.float32)] + list(clouds.values()))
+            outputs.cloud = conv.points_to_cloud(factory, points, out_header)
 
     def _diagnostics(self, outputs: PoseOutputs, depth_msg: Any) -> Any:
         header = diagnostics_header(self.factory, depth_msg)

@@ -24,7 +24,6 @@ from typing import Any, Optional
 
 from diagnostic_msgs.msg import DiagnosticArray
 from message_filters import ApproximateTimeSynchronizer, Subscriber
-import rclpy
 from rclpy.lifecycle import State, TransitionCallbackReturn
 from sensor_msgs.msg import Image
 from std_srvs.srv import SetBool
@@ -32,13 +31,11 @@ from vision_msgs.msg import Detection2DArray, LabelInfo
 
 from catpose_ros.perception.segmentation import SegmenterWeightsError
 from catpose_ros.ros.lifecycle_node import (CatposeLifecycleNode, input_qos, LATCHED_QOS,
-                                            package_share_dir, spin)
+                                            main_for, package_share_dir)
 from catpose_ros.ros.messages import RclpyFactory
 from catpose_ros.ros.params import (InvalidParameterError, ModelNotFoundError,
                                     SEGMENTATION_NODE)
 from catpose_ros.ros.segmentation_pipeline import SegmentationNodeCore
-
-SKIP_LOG_THROTTLE_S = 5.0
 
 
 class SegmentationNode(CatposeLifecycleNode):
@@ -105,7 +102,9 @@ class SegmentationNode(CatposeLifecycleNode):
     def process_frame(self, rgb: Any, depth: Any) -> None:
         """Segment one frame and publish its outputs (worker thread)."""
         outputs = self.core.process(rgb, depth, self.now_ns())
-        self.log(outputs.logs, SKIP_LOG_THROTTLE_S)
+        self.log(outputs.logs, throttle=True)
+        if not self.processing:
+            return  # stopping (deactivate, shutdown): the publishers may be going
         self.diagnostics_pub.publish(outputs.diagnostics)
         if outputs.skip_reason is not None:
             return
@@ -123,5 +122,4 @@ class SegmentationNode(CatposeLifecycleNode):
 
 
 def main(args=None):
-    rclpy.init(args=args)
-    spin(SegmentationNode())
+    main_for(SegmentationNode, args)

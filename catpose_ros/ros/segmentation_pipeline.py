@@ -98,6 +98,10 @@ class SegmentationNodeCore:
         """Load the segmenter the parameters name and build the core around it."""
         return cls(params, load_segmenter(params, share_dir), factory)
 
+    def apply_params(self, params: CatposeParams) -> None:
+        """Take new values of the parameters that apply while running (sync.max_input_age_s)."""
+        self.params = params
+
     def label_info(self, stamp_ns: int = 0, frame_id: str = '') -> Any:
         """Return the LabelInfo (published once, transient local): id -> category name."""
         by_name = {c.name: c for c in NOCS_CATEGORIES}
