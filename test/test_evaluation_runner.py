@@ -155,14 +155,17 @@ def test_catpose_eval_writes_report_plots_and_official_pickles(tmp_path, capsys)
         assert value == pytest.approx(rescored[key], abs=1e-3)
 
 
-def test_predicted_masks_without_weights_say_where_they_looked(tmp_path):
+def test_predicted_masks_without_weights_say_where_they_looked(tmp_path, capsys):
     model = tmp_path / 'tiny.pt'
     save_checkpoint(model, CatPoseNet(TINY), TINY)
     write_archive_split(tmp_path / 'data', 1)
-    with pytest.raises(FileNotFoundError, match='segmentation-weights|weights'):
-        main(['eval', '--data', str(tmp_path / 'data'), '--split', 'real_test', '--out',
-              str(tmp_path / 'out'), '--model', str(model), '--masks', 'predicted',
-              '--segmentation-weights', str(tmp_path / 'missing.pt'), '--device', 'cpu'])
+    status = main(['eval', '--data', str(tmp_path / 'data'), '--split', 'real_test', '--out',
+                   str(tmp_path / 'out'), '--model', str(model), '--masks', 'predicted',
+                   '--segmentation-weights', str(tmp_path / 'missing.pt'), '--device', 'cpu'])
+    error = capsys.readouterr().err.strip().splitlines()
+    assert status == 1 and len(error) == 1
+    assert error[0].startswith('catpose eval: error: ModelNotFoundError: ')
+    assert str(tmp_path / 'missing.pt') in error[0] and 'weights' in error[0]
 
 
 def test_open_dataset_rejects_unknown_splits(tmp_path):

@@ -35,11 +35,12 @@ TILT = Rotation.from_rotvec([0.4, 0.2, -0.1]).as_matrix()
 class _SpinningEstimator:
     """Returns the right y axis but a random turn about it, like a model of a symmetric object."""
 
+    min_depth, max_depth = 0.1, 4.0
+
     def __init__(self, seed=0):
         self.rng = np.random.default_rng(seed)
 
-    def estimate_from_depth(self, depth, intrinsics, instances, depth_scale=1.0,
-                            init_poses=None):
+    def estimate_from_clouds(self, instances, clouds, init_poses=None):
         estimates = []
         for instance in instances:
             turn = rotation_about_y(self.rng.uniform(-math.pi, math.pi))

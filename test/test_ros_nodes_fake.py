@@ -209,3 +209,37 @@ def test_time_going_back_is_one_line_in_the_node_log(pose_world, capfd):
     assert len(lines) == 1 and 'dropping 2 tracks' in lines[0]
     assert 'backwards' not in capfd.readouterr().err
     node.destroy_node()
+
+
+def test_the_worker_survives_frames_that_raise_and_reports_them(pose_world, monkeypatch,
+                                                                thread_errors):
+    world, modules = pose_world
+    monkeypatch.setattr(modules['lifecycle_node'], 'RclpyFactory', lambda: FACTORY)
+    node = modules['pose_node'].PoseNode()
+    assert node.trigger_configure().name == 'SUCCESS'
+    real_process, calls = node.core.process, []
+
+    def process_failing_twice(*args, **kwargs):
+        calls.append(1)
+        if len(calls) <= 2:
+            raise RuntimeError('injected failure')
+        return real_process(*args, **kwargs)
+
+    node.core.process = process_failing_twice
+    assert node.trigger_activate().name == 'SUCCESS'
+    detections = node.publishers['~/detections'].messages
+    try:
+        for index in range(100):
+            node.synchronizer.callbacks[0](*frame_messages(FACTORY, index))
+            time.sleep(0.05)
+            if detections:
+                break
+        assert detections, 'the worker stopped after a failed frame'
+    finally:
+        node.trigger_deactivate()
+    errors = [line for level, line in node.get_logger().lines if level == 'error']
+    assert len(errors) == 2 and all('injected failure' in line for line in errors)
+    failures = [conv.diagnostics_to_dict(m).get('catpose_pose', {}).get('worker_failures')
+                for m in node.publishers['/diagnostics'].messages]
+    assert '2' in failures
+    assert not thread_errors

@@ -47,6 +47,7 @@ import numpy as np
 
 from catpose_ros.categories import category_by_id, category_by_name
 from catpose_ros.data.frame import Frame, ObjectAnnotation
+from catpose_ros.data.safe_pickle import safe_load, UnsafePickleError
 from catpose_ros.geometry.camera import (CameraIntrinsics, NOCS_CAMERA_INTRINSICS,
                                          NOCS_REAL_INTRINSICS)
 
@@ -90,13 +91,19 @@ def write_image(path: Path, image: np.ndarray) -> None:
 
 
 def read_pickle(path: Path):
-    """Load a (possibly Python-2 era) pickle, with DatasetError naming a bad file."""
+    """Load a (possibly Python-2 era) pickle, with DatasetError naming a bad file.
+
+    Only NumPy arrays and builtin containers are allowed (data/safe_pickle.py), so a
+    shared dataset file cannot run code.
+    """
     path = Path(path)
     if not path.is_file():
         raise DatasetError('missing file: %s' % path)
     try:
         with open(path, 'rb') as handle:
-            return pickle.load(handle, encoding='latin1')
+            return safe_load(handle)
+    except UnsafePickleError as error:
+        raise DatasetError('unsafe pickle %s: %s' % (path, error)) from None
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as error:
         raise DatasetError('corrupt pickle %s: %s' % (path, error)) from None
 

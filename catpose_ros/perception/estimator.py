@@ -45,10 +45,20 @@ from catpose_ros.perception.segmentation import Instance
 TIMING_KEYS = ('backproject', 'encode', 'sample', 'size', 'total')
 # Which head gives the pose: the guided diffusion sampler (the method) or the regression head.
 HEADS = ('diffusion', 'regression')
+# Skip reason of an object whose model output is not finite (callers log it as an error).
+NON_FINITE_OUTPUT = 'model output is not finite'
+
+
+class NonFiniteModelError(CheckpointError):
+    """Raised when a loaded model turns a plain probe cloud into NaN or inf."""
 
 
 class InvalidInitPoseError(ValueError):
     """Raised for a warm-start pose that is not a finite 4x4 rigid transform."""
+
+
+class InvalidCloudError(ValueError):
+    """Raised for an object's given cloud that is not a finite (M, 3) array."""
 
 
 @dataclass
@@ -128,7 +138,32 @@ class PoseEstimator:
         model, _, meta = load_checkpoint(path, map_location=device)
         if sampler_config is None:
             sampler_config = stored_sampler_config(meta, path)
-        return cls(model, sampler_config, device, seed, **kwargs)
+        estimator = cls(model, sampler_config, device, seed, **kwargs)
+        estimator.probe(str(path))
+        return estimator
+
+    def probe(self, source: str = 'the model') -> None:
+        """Run one plain cloud through the model; NonFiniteModelError if the output is not finite.
+
+        Catches what weight checks cannot (overflowing activations, a broken export) at load
+        time instead of as silently missing objects on every frame. Uses its own noise
+        generator, so the estimator's seeded results are unchanged.
+        """
+        grid = np.linspace(-0.04, 0.04, 16)
+        corners = np.stack(np.meshgrid(grid, grid, grid[:4], indexing='ij'), -1).reshape(-1, 3)
+        cloud = resample_points(corners + np.array([0.0, 0.0, 0.6]), self.num_points,
+                                np.random.default_rng(0)).astype(np.float32)
+        generator, rng = self.generator, self.rng
+        self.generator = torch.Generator(device=self.device).manual_seed(0)
+        self.rng = np.random.default_rng(0)
+        try:
+            estimate = self._estimate([cloud], [self.categories[0]], None, None, None, None, {})
+        finally:
+            self.generator, self.rng = generator, rng
+        reason = _non_finite(estimate[0])
+        if reason is not None:
+            raise NonFiniteModelError('%s gives a non-finite %s for a plain test cloud; the '
+                                      'weights are broken' % (source, reason))
 
     def override_sampler(self, **changes) -> SamplerConfig:
         """Replace some sampler settings (e.g. method, steps) and keep the others."""
@@ -206,8 +241,16 @@ class PoseEstimator:
                 [init_poses.get(k[0].instance_id) for k in kept],
                 [k[0].instance_id for k in kept], [k[0].score for k in kept],
                 [k[2] for k in kept], timings) if kept else []
-        clouds_used = {k[0].instance_id: k[1] for k in kept}
-        return EstimationResult(estimates, skipped, timings, clouds_used)
+        finite = []
+        for estimate in estimates:
+            reason = _non_finite(estimate)
+            if reason is None:
+                finite.append(estimate)
+            else:
+                skipped.append((estimate.instance_id, '%s (%s)' % (NON_FINITE_OUTPUT, reason)))
+        published = {estimate.instance_id for estimate in finite}
+        clouds_used = {k[0].instance_id: k[1] for k in kept if k[0].instance_id in published}
+        return EstimationResult(finite, skipped, timings, clouds_used)
 
     def _resample(self, instances: Sequence[Instance], clouds: Dict[int, np.ndarray],
                   init_poses: Dict[int, np.ndarray]):
@@ -220,11 +263,12 @@ class PoseEstimator:
                 _check_init_pose(init_poses.get(instance.instance_id))
                 if points is None:
                     raise TooFewPointsError(0, max(self.min_points, 1))
+                points = _checked_cloud(points)
                 if len(points) < max(self.min_points, 1):
                     raise TooFewPointsError(len(points), max(self.min_points, 1))
             except UnknownCategoryError as error:
                 skipped.append((instance.instance_id, str(error.args[0])))
-            except (TooFewPointsError, InvalidInitPoseError) as error:
+            except (TooFewPointsError, InvalidInitPoseError, InvalidCloudError) as error:
                 skipped.append((instance.instance_id, str(error)))
             else:
                 kept.append((instance, resample_points(points, self.num_points, self.rng),
@@ -259,7 +303,8 @@ class PoseEstimator:
             rotations = rotation_6d_to_matrix(poses[:, :6]).double().cpu().numpy()
             translations = (poses[:, 6:] + centroid).double().cpu().numpy()
             covariance = None if covariance is None else covariance.double().cpu().numpy()
-        with _timed(timings, 'size'):
+        with _timed(timings, 'size'), np.errstate(invalid='ignore', over='ignore'):
+            # A broken model's NaN poses are reported by _non_finite, not as warnings here.
             sizes = [estimate_size(clouds[i], rotations[i], translations[i],
                                    kinds[i].symmetric_about_y) for i in range(count)]
         return [PoseEstimate(
@@ -306,6 +351,16 @@ class PoseEstimator:
         return warm, init
 
 
+def _non_finite(estimate: PoseEstimate) -> Optional[str]:
+    """Name what is not finite in an estimate; a bad covariance alone becomes unknown."""
+    for name in ('rotation', 'translation', 'size'):
+        if not np.all(np.isfinite(getattr(estimate, name))):
+            return name
+    if estimate.covariance is not None and not np.all(np.isfinite(estimate.covariance)):
+        estimate.covariance = None
+    return None
+
+
 def stored_sampler_config(meta: Dict, path='checkpoint') -> SamplerConfig:
     """Return the sampler settings a checkpoint carries, or the defaults if it has none."""
     stored = meta.get('extra', {}).get('sampler')
@@ -335,6 +390,23 @@ def backproject_instances(depth_m: np.ndarray, intrinsics: CameraIntrinsics,
         except MaskShapeError as error:
             skipped.append((instance.instance_id, str(error)))
     return clouds, skipped
+
+
+def _checked_cloud(points) -> np.ndarray:
+    """Return a given per-object cloud as an array; InvalidCloudError if it is not (M, 3) finite.
+
+    Clouds from backproject_instances always pass; a caller of estimate_from_clouds with
+    its own clouds gets a skip for that object instead of a failed frame.
+    """
+    points = np.asarray(points)
+    if not np.issubdtype(points.dtype, np.number) or np.iscomplexobj(points):
+        raise InvalidCloudError('cloud must be a real numeric array, got dtype %s'
+                                % points.dtype)
+    if points.ndim != 2 or points.shape[1] != 3:
+        raise InvalidCloudError('cloud must be an (M, 3) array, got shape %s' % (points.shape,))
+    if not np.isfinite(points).all():
+        raise InvalidCloudError('cloud has non-finite points')
+    return points
 
 
 def _check_init_pose(pose: Optional[np.ndarray]):

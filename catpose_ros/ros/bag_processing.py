@@ -32,8 +32,8 @@ from typing import Any, Dict, List, Mapping, Optional, Union
 import numpy as np
 
 from catpose_ros.ros import conversions as conv
-from catpose_ros.ros.bag_io import (bag_topics, BagFrameReader, BagTopics, BagWriterHelper,
-                                    SyntheticTopics)
+from catpose_ros.ros.bag_io import (bag_topics, BagFrameReader, BagTopicError, BagTopics,
+                                    BagWriterHelper, staged_bag_output, SyntheticTopics)
 from catpose_ros.ros.messages import make_typestore
 from catpose_ros.ros.params import CatposeParams
 from catpose_ros.ros.pose_pipeline import PoseNodeCore, PoseOutputs
@@ -110,7 +110,8 @@ def process_bag(in_path: Union[str, Path], out_path: Union[str, Path],
                 segmentation_source: str = 'bag', progress: bool = True,
                 topics: Optional[BagTopics] = None, distro: str = 'jazzy',
                 storage: str = 'mcap', share_dir: Optional[str] = None,
-                pose_core: Optional[PoseNodeCore] = None) -> BagProcessingSummary:
+                pose_core: Optional[PoseNodeCore] = None,
+                keep_partial: bool = False) -> BagProcessingSummary:
     """Run segmentation + pose estimation + tracking over a rosbag2; write the outputs.
 
     Args:
@@ -128,9 +129,16 @@ def process_bag(in_path: Union[str, Path], out_path: Union[str, Path],
         storage: 'mcap' or 'sqlite3' for the output bag.
         share_dir: where models/ is looked up when model.checkpoint is empty.
         pose_core: an already built PoseNodeCore (e.g. to share a loaded model).
+        keep_partial: on failure keep what was written as OUT.partial (marked partial in
+            its metadata) instead of removing it. The output is written under a temporary
+            name and renamed to out_path only when the whole bag was processed.
 
     Returns:
         A BagProcessingSummary (frames, latency per stage, accuracy with ground truth).
+
+    Raises:
+        BagTopicError: a requested topic is missing (nothing is written).
+        BagOutputError: reading or processing failed part-way; no bag is left at out_path.
     """
     if segmentation_source not in SEGMENTATION_SOURCES:
         raise ValueError('segmentation_source must be one of %s, got %r'
@@ -139,13 +147,15 @@ def process_bag(in_path: Union[str, Path], out_path: Union[str, Path],
         params = CatposeParams.from_dict(dict(params or {}))
     in_path, out_path = Path(in_path), Path(out_path)
     topics = topics or SyntheticTopics().reader_topics()
-    reader = BagFrameReader(in_path, _reader_topics(topics, segmentation_source),
-                            slop_s=params.sync.slop, depth_scale=params.depth.scale,
-                            distro=distro)
+    reader_topics = _reader_topics(topics, segmentation_source)
+    _check_topics(in_path, reader_topics, distro)
+    reader = BagFrameReader(in_path, reader_topics, slop_s=params.sync.slop,
+                            depth_scale=params.depth.scale, distro=distro)
     ground_truth = _read_ground_truth(in_path, distro)
     summary = BagProcessingSummary(in_path, out_path)
     recorder = _Recorder(ground_truth)
-    with BagWriterHelper(out_path, distro=distro, storage=storage) as bag:
+    with staged_bag_output(out_path, keep_partial) as staged, \
+            BagWriterHelper(staged, distro=distro, storage=storage) as bag:
         core = pose_core or PoseNodeCore.from_params(params, bag.factory, share_dir)
         core.factory = bag.factory
         segmentation = None
@@ -176,6 +186,15 @@ def _reader_topics(topics: BagTopics, segmentation_source: str) -> BagTopics:
         raise ValueError("segmentation_source 'bag' needs instances and detections2d topics")
     return BagTopics(depth=topics.depth, camera_info=topics.camera_info,
                      instances=topics.instances, detections2d=topics.detections2d)
+
+
+def _check_topics(path: Path, topics: BagTopics, distro: str) -> None:
+    """Raise BagTopicError before any output exists when a requested topic is missing."""
+    present = bag_topics(path, distro)
+    missing = sorted(set(topics.roles().values()) - set(present))
+    if missing:
+        raise BagTopicError('%s has no topic %s; it has: %s' % (
+            path, ', '.join(missing), ', '.join(sorted(present))))
 
 
 def _count(path: Path, topic: str, distro: str) -> Optional[int]:

@@ -16,10 +16,12 @@
 
 Also the node's life around rclpy: live parameter changes (ros/live_params.py), one log
 throttle per skip reason and the core's Python logging in the ROS logger
-(ros/node_runtime.py), and a shutdown that stops the worker before the context goes.
+(ros/node_runtime.py), a worker guard so that no frame ends the worker thread, and a
+shutdown that stops the worker before the context goes.
 """
 
 from contextlib import ExitStack
+import sys
 import threading
 from typing import Any, Callable, Dict, Optional, Sequence
 
@@ -34,10 +36,11 @@ from rclpy.qos import (DurabilityPolicy, HistoryPolicy, qos_profile_sensor_data,
 from rclpy.signals import SignalHandlerOptions
 
 from catpose_ros.ros.live_params import change_note, review_parameter_changes
+from catpose_ros.ros.messages import RclpyFactory
 from catpose_ros.ros.node_runtime import (LogThrottle, route_python_logging, ShutdownRequest,
                                           spin_until_shutdown)
 from catpose_ros.ros.params import CatposeParams, parameter_specs, ParamSpec
-from catpose_ros.ros.pose_pipeline import FrameSlot, LogRecord
+from catpose_ros.ros.pose_pipeline import FrameSlot, LogRecord, WorkerGuard
 
 SKIP_LOG_THROTTLE_S = 5.0
 
@@ -98,6 +101,9 @@ class CatposeLifecycleNode(LifecycleNode):
         self.add_on_set_parameters_callback(self.on_set_parameters)
         self.slot = FrameSlot()
         self.shutdown_request = ShutdownRequest()
+        self.guard = WorkerGuard(name)
+        self.diagnostics_pub = None
+        self._factory = RclpyFactory()
         self._worker: Optional[threading.Thread] = None
         self._running = threading.Event()
         self._log_throttle = LogThrottle(SKIP_LOG_THROTTLE_S)
@@ -168,10 +174,23 @@ class CatposeLifecycleNode(LifecycleNode):
         return self._running.is_set()
 
     def _work(self) -> None:
+        """Process frames until stopped; a frame that raises is logged, counted and passed."""
         while self._running.is_set():
             frame = self.slot.wait(timeout=0.2)
-            if frame is not None and self._running.is_set():
-                self.process_frame(*frame)
+            if frame is None or not self._running.is_set():
+                continue
+            failure = self.guard.run(self.process_frame, frame, self._factory)
+            if failure is not None:
+                self._report(failure)
+
+    def _report(self, failure) -> None:
+        """Log a failed frame and publish its diagnostics (never raises)."""
+        try:
+            self.log([failure.log])
+            if self.diagnostics_pub is not None and failure.diagnostics is not None:
+                self.diagnostics_pub.publish(failure.diagnostics)
+        except Exception as error:  # reporting must not end the worker either
+            sys.stderr.write('%s: cannot report a failed frame: %s\n' % (self.get_name(), error))
 
     def process_frame(self, *messages: Any) -> None:
         """Process one synchronised frame (worker thread)."""

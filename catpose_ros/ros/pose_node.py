@@ -98,6 +98,7 @@ class PoseNode(CatposeLifecycleNode):
         for publisher in (self.detections_pub, self.markers_pub, self.diagnostics_pub,
                           self.cloud_pub):
             self.destroy_lifecycle_publisher(publisher)
+        self.diagnostics_pub = None
         self.destroy_service(self.reset_srv)
         self.destroy_service(self.enable_srv)
         self.core = None

@@ -16,11 +16,13 @@
 
 Subscribes image (RGB) and depth/image (aligned to it) through an ApproximateTimeSynchronizer;
 publishes ~/instances (mono16 label image), ~/detections (Detection2DArray, id = label value),
-~/masked_depth and ~/label_info (LabelInfo, transient local), all with the depth header.
+~/masked_depth and ~/label_info (LabelInfo, transient local), all with the depth header, and
+/diagnostics (frame counts, skip reasons, latency).
 """
 
 from typing import Any, Optional
 
+from diagnostic_msgs.msg import DiagnosticArray
 from message_filters import ApproximateTimeSynchronizer, Subscriber
 from rclpy.lifecycle import State, TransitionCallbackReturn
 from sensor_msgs.msg import Image
@@ -60,6 +62,8 @@ class SegmentationNode(CatposeLifecycleNode):
         self.masked_depth_pub = self.create_lifecycle_publisher(Image, '~/masked_depth', 10)
         self.label_info_pub = self.create_lifecycle_publisher(LabelInfo, '~/label_info',
                                                               LATCHED_QOS)
+        self.diagnostics_pub = self.create_lifecycle_publisher(DiagnosticArray,
+                                                               '/diagnostics', 10)
         self.enable_srv = self.create_service(SetBool, '~/enable', self.on_enable)
         return TransitionCallbackReturn.SUCCESS
 
@@ -88,8 +92,9 @@ class SegmentationNode(CatposeLifecycleNode):
     def on_cleanup(self, state: State) -> TransitionCallbackReturn:
         """Release the segmenter and the publishers."""
         for publisher in (self.instances_pub, self.detections_pub, self.masked_depth_pub,
-                          self.label_info_pub):
+                          self.label_info_pub, self.diagnostics_pub):
             self.destroy_lifecycle_publisher(publisher)
+        self.diagnostics_pub = None
         self.destroy_service(self.enable_srv)
         self.core = None
         return TransitionCallbackReturn.SUCCESS
@@ -98,7 +103,10 @@ class SegmentationNode(CatposeLifecycleNode):
         """Segment one frame and publish its outputs (worker thread)."""
         outputs = self.core.process(rgb, depth, self.now_ns())
         self.log(outputs.logs, throttle=True)
-        if outputs.skip_reason is not None or not self.processing:
+        if not self.processing:
+            return  # stopping (deactivate, shutdown): the publishers may be going
+        self.diagnostics_pub.publish(outputs.diagnostics)
+        if outputs.skip_reason is not None:
             return
         self.instances_pub.publish(outputs.instances)
         self.detections_pub.publish(outputs.detections)
