@@ -23,7 +23,7 @@
 import argparse
 from typing import Any, Dict, Iterator, List
 
-from catpose_ros.ros.bag_io import STORAGES, SyntheticTopics
+from catpose_ros.ros.bag_layout import STORAGES, SyntheticTopics
 from catpose_ros.ros.messages import DISTROS
 
 

@@ -37,11 +37,11 @@ import numpy as np
 from catpose_ros.data.frame import Frame
 from catpose_ros.geometry.camera import CameraIntrinsics
 from catpose_ros.ros import conversions as conv
+from catpose_ros.ros.bag_layout import BagTopics, STORAGES, SyntheticTopics  # noqa: F401
 from catpose_ros.ros.messages import make_typestore, RosbagsFactory
 
 LOGGER = logging.getLogger(__name__)
 
-STORAGES = ('mcap', 'sqlite3')
 DEFAULT_FRAME_ID = 'camera_color_optical_frame'
 # 2023-11-14T22:13:20Z: a fixed, non-zero start keeps synthetic bags reproducible and avoids
 # the all-zero stamps that time synchronisers and TF treat as "no time".
@@ -59,44 +59,6 @@ class BagTopicError(ValueError):
 
 class BagOutputError(RuntimeError):
     """Raised when writing an output bag failed; says what became of the partial output."""
-
-
-@dataclass
-class BagTopics:
-    """Input topics of one bag; depth and camera_info are required, the rest optional."""
-
-    depth: str = '/camera/depth/image_rect_raw'
-    camera_info: str = '/camera/depth/camera_info'
-    rgb: Optional[str] = None
-    instances: Optional[str] = None
-    detections2d: Optional[str] = None
-
-    def roles(self) -> Dict[str, str]:
-        """Return {role: topic} of the topics that are set."""
-        names = ('depth', 'camera_info', 'rgb', 'instances', 'detections2d')
-        return {name: getattr(self, name) for name in names if getattr(self, name)}
-
-
-@dataclass
-class SyntheticTopics:
-    """Topics that `sequence_to_bag` writes (RealSense-like camera names).
-
-    ground_truth is a Detection3DArray whose hypothesis score is the handle visibility (1:
-    visible or no handle, 0: a mug whose handle is hidden), which the symmetry rule needs.
-    """
-
-    color: str = '/camera/color/image_raw'
-    color_info: str = '/camera/color/camera_info'
-    depth: str = '/camera/depth/image_rect_raw'
-    depth_info: str = '/camera/depth/camera_info'
-    instances: str = '/catpose/catpose_segmentation/instances'
-    detections2d: str = '/catpose/catpose_segmentation/detections'
-    ground_truth: str = '/catpose/ground_truth'
-
-    def reader_topics(self) -> BagTopics:
-        """Return the BagTopics that read a bag written with these topics back."""
-        return BagTopics(depth=self.depth, camera_info=self.depth_info, rgb=self.color,
-                         instances=self.instances, detections2d=self.detections2d)
 
 
 @dataclass
