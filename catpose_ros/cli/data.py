@@ -45,18 +45,23 @@ def _scene_name(index: int, intrinsics: str) -> str:
     return '%05d' % index if intrinsics == 'camera' else 'scene_%d' % (index + 1)
 
 
+def _add_scene_options(parser: argparse.ArgumentParser, frames: int, frames_help: str) -> None:
+    """Add the options that choose which synthetic scenes are rendered."""
+    parser.add_argument('--scenes', type=int, required=True, help='number of scenes')
+    parser.add_argument('--split', choices=tuple(SPLIT_KEYS), default='train',
+                        help='object-instance library (val and test instances are unseen in '
+                        'train)')
+    parser.add_argument('--frames-per-scene', type=int, default=frames, help=frames_help)
+    parser.add_argument('--intrinsics', choices=('real', 'camera'), default='camera',
+                        help='camera model: REAL275 (real) or CAMERA25 (camera) intrinsics')
+
+
 def _add_generate(actions: argparse._SubParsersAction) -> None:
     parser = actions.add_parser(
         'generate', help='render synthetic tabletop scenes in the NOCS on-disk format',
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('--out', type=Path, required=True, help='dataset root')
-    parser.add_argument('--scenes', type=int, required=True, help='number of scenes')
-    parser.add_argument('--split', choices=tuple(SPLIT_KEYS), default='train',
-                        help='object-instance library (test instances are unseen in train)')
-    parser.add_argument('--frames-per-scene', type=int, default=10,
-                        help='views (frames) rendered per scene')
-    parser.add_argument('--intrinsics', choices=('real', 'camera'), default='camera',
-                        help='camera model: REAL275 (real) or CAMERA25 (camera) intrinsics')
+    _add_scene_options(parser, frames=10, frames_help='views (frames) rendered per scene')
     parser.add_argument('--motion', choices=MOTIONS, default='orbit',
                         help='orbit: smooth camera arc; random: independent viewpoints; '
                         'objects: objects slide on the table under a camera arc')
@@ -105,13 +110,7 @@ def _add_synth_cache(actions: argparse._SubParsersAction) -> None:
         'files: the fast way to feed training)',
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('--out', type=Path, required=True, help='cache file (.npz)')
-    parser.add_argument('--scenes', type=int, required=True, help='number of scenes')
-    parser.add_argument('--split', choices=tuple(SPLIT_KEYS), default='train',
-                        help='object-instance library (val and test instances are unseen)')
-    parser.add_argument('--frames-per-scene', type=int, default=5,
-                        help='independent random viewpoints per scene')
-    parser.add_argument('--intrinsics', choices=('real', 'camera'), default='camera',
-                        help='camera model of the rendered views')
+    _add_scene_options(parser, frames=5, frames_help='independent random viewpoints per scene')
     parser.add_argument('--first-scene', type=int, default=0,
                         help='index of the first scene (to grow a cache in parts)')
     parser.add_argument('--max-points', type=int, default=2048,

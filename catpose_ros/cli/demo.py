@@ -119,20 +119,11 @@ def _save_overlay(path: Path, frame, poses) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the demo and print what it measured."""
     from catpose_ros.evaluation.runner import nocs_result
-    from catpose_ros.model.device import configure_threads, resolve_device
-    from catpose_ros.cli.eval import sampler_overrides
-    from catpose_ros.perception.estimator import PoseEstimator
-    from catpose_ros.perception.pipeline import FramePipeline
-    from catpose_ros.perception.tracking import TrackingConfig
-    from catpose_ros.resources import resolve_checkpoint
+    from catpose_ros.model.device import configure_threads
+    from catpose_ros.cli.eval import frame_pipeline_from_args
 
     configure_threads(args.threads)
-    model_path = resolve_checkpoint(args.model, parameter='--model')
-    device = resolve_device(args.device)
-    estimator = PoseEstimator.from_checkpoint(model_path, device=device, seed=args.seed,
-                                              head=args.head)
-    sampler = estimator.override_sampler(**sampler_overrides(args))
-    pipeline = FramePipeline(estimator, TrackingConfig(warm_start=args.mode == 'track'))
+    model_path, device, sampler, pipeline = frame_pipeline_from_args(args)
     print('model %s on %s, %s head, sampler %s (%d steps), mode %s'
           % (model_path, device, args.head, sampler.method, sampler.steps, args.mode))
     rows, latency, results = [], defaultdict(list), []

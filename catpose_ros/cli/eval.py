@@ -75,27 +75,40 @@ def sampler_overrides(args: argparse.Namespace) -> dict:
     return {k: v for k, v in (('method', args.sampler), ('steps', args.steps)) if v is not None}
 
 
-def run(args: argparse.Namespace) -> int:
-    """Evaluate, write the report, print the Markdown table."""
-    from catpose_ros.evaluation import runner
-    from catpose_ros.evaluation.nocs_map import nocs_map
-    from catpose_ros.evaluation.report import build_report, markdown_table, write_report
-    from catpose_ros.model.device import configure_threads, resolve_device
+def frame_pipeline_from_args(args: argparse.Namespace):
+    """Load the model of --model / --device / --seed / --head in a FramePipeline.
+
+    The sampler settings stored in the model apply; --sampler / --steps override them, and
+    --mode picks single-frame or tracking. Returns (model path, device, sampler config,
+    FramePipeline).
+    """
+    from catpose_ros.model.device import resolve_device
     from catpose_ros.perception.estimator import PoseEstimator
     from catpose_ros.perception.pipeline import FramePipeline
     from catpose_ros.perception.tracking import TrackingConfig
     from catpose_ros.resources import resolve_checkpoint
 
-    configure_threads(args.threads)
-    dataset = runner.open_dataset(args.data, args.split)
-    frames = dataset.frames[:args.frames] if args.frames > 0 else dataset.frames
-    print(dataset.description)
     model_path = resolve_checkpoint(args.model, parameter='--model')
     device = resolve_device(args.device)
     estimator = PoseEstimator.from_checkpoint(model_path, device=device, seed=args.seed,
                                               head=args.head)
     sampler = estimator.override_sampler(**sampler_overrides(args))
     pipeline = FramePipeline(estimator, TrackingConfig(warm_start=args.mode == 'track'))
+    return model_path, device, sampler, pipeline
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate, write the report, print the Markdown table."""
+    from catpose_ros.evaluation import runner
+    from catpose_ros.evaluation.nocs_map import nocs_map
+    from catpose_ros.evaluation.report import build_report, markdown_table, write_report
+    from catpose_ros.model.device import configure_threads
+
+    configure_threads(args.threads)
+    dataset = runner.open_dataset(args.data, args.split)
+    frames = dataset.frames[:args.frames] if args.frames > 0 else dataset.frames
+    print(dataset.description)
+    model_path, device, sampler, pipeline = frame_pipeline_from_args(args)
     segmenter = _segmenter(args, str(device)) if args.masks == 'predicted' else None
     outcome = runner.evaluate_frames(frames, pipeline, args.masks, args.mode, segmenter)
     for line in outcome.skipped[:10]:
