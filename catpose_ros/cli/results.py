@@ -54,14 +54,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _eval(args: argparse.Namespace, name: str, data: Path, split: str,
-          extra: List[str]) -> Dict:
-    """Run `catpose eval` into OUT/eval_<name> and return its report."""
+          extra: List[str], plots: bool = False) -> Dict:
+    """Run `catpose eval` into OUT/eval/<name> and return its report."""
     from catpose_ros.cli.main import main
 
     out = args.out / 'eval' / name
     command = ['eval', '--data', str(data), '--split', split, '--out', str(out),
                '--frames', str(args.frames), '--threads', str(args.threads),
-               '--device', args.device, '--no-plots'] + extra
+               '--device', args.device] + extra + ([] if plots else ['--no-plots'])
     if args.model:
         command += ['--model', args.model]
     if main(command):
@@ -135,7 +135,8 @@ def run(args: argparse.Namespace) -> int:
     model_path = resolve_checkpoint(args.model, parameter='--model')
     model, _, meta = load_checkpoint(model_path, map_location=device)
     best = stored_sampler_config(meta, model_path)
-    single = _eval(args, 'single', args.test_data, args.test_split, [])
+    single = _eval(args, 'single', args.test_data, args.test_split, [], plots=True)
+    plots = sorted((args.out / 'eval' / 'single').glob('*.png'))
     regression = _eval(args, 'regression', args.test_data, args.test_split,
                        ['--head', 'regression'])
     cold = _eval(args, 'seq_single', args.seq_data, args.seq_split, [])
@@ -153,6 +154,7 @@ def run(args: argparse.Namespace) -> int:
         _map_rows([('default: diffusion, K=1, guided', single),
                    ('regression head', regression)]), '',
         '### Per category (default inference)', '', _per_category(single), '',
+        ' '.join('![%s](%s)' % (p.stem, p.relative_to(args.out)) for p in plots), '',
         '## Tracking against cold start (test sequences)', '',
         _map_rows([('cold start every frame', cold), ('tracking (warm start)', track)]), '',
         '## Sampling (%d test objects, one pose each unless K=50)' % len(encoded.features),
