@@ -207,3 +207,22 @@ def test_cuda_graph_replay_matches_eager_sampling():
                for sampler in (eager, graphed, graphed)]      # eager, recording, replay
     torch.testing.assert_close(results[1], results[0], rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(results[2], results[0], rtol=1e-5, atol=1e-6)
+
+
+def test_cold_rows_can_start_around_a_given_centre():
+    from catpose_ros.model.pose_sampler import cold_centres
+    sde = VESDE()
+    config = SamplerConfig(steps=2, t0=1e-3, guidance=GuidanceConfig(kind='none'))
+    centre = torch.tensor([[1.0, 0, 0, 0, 1, 0, 0.5, -0.4, 0.3]])
+    samples = PoseSampler(sde, config).sample(lambda x, t, f: torch.zeros_like(x),
+                                              torch.zeros(1, 4), cold_centre=centre)
+    assert torch.allclose(samples.poses, centre, atol=0.05)  # noise of sigma(1e-3) ~ 0.01
+
+    class Regressor:
+        def regress(self, features):
+            return centre.expand(len(features), -1)
+    assert cold_centres(Regressor(), config, torch.zeros(1, 4)) is None
+    regression = SamplerConfig(cold_start='regression')
+    assert torch.equal(cold_centres(Regressor(), regression, torch.zeros(1, 4)), centre)
+    with pytest.raises(ValueError, match='cold_start'):
+        SamplerConfig(cold_start='prior')

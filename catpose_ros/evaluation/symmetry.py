@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from catpose_ros.geometry.rotation import rotation_6d_to_matrix
-from catpose_ros.model.pose_sampler import PoseSampler, SamplerConfig
+from catpose_ros.model.pose_sampler import cold_centres, PoseSampler, SamplerConfig
 from catpose_ros.model.posenet import CatPoseNet
 
 
@@ -54,7 +54,8 @@ def sample_rotations(model: CatPoseNet, features: torch.Tensor, config: SamplerC
     sampler = PoseSampler(model.sde, SamplerConfig.from_dict(dict(
         config.to_dict(), num_candidates=count, aggregation='first')))
     generator = torch.Generator(features.device).manual_seed(seed)
-    candidates = sampler.sample(model.score, features, generator=generator).candidates
+    candidates = sampler.sample(model.score, features, generator=generator,
+                                cold_centre=cold_centres(model, config, features)).candidates
     return rotation_6d_to_matrix(candidates[..., :6]).double().cpu().numpy()
 
 

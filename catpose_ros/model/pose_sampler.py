@@ -38,6 +38,7 @@ _LOG = logging.getLogger(__name__)
 
 POSE_DIM = 9
 METHODS = ('ddim', 'pf_ode')
+COLD_STARTS = ('noise', 'regression')
 AGGREGATIONS = ('first', 'mean')
 
 ScoreModel = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -53,6 +54,9 @@ class SamplerConfig:
     is GenPose-style mean pooling (Markley quaternion mean, arithmetic mean translation).
     update: the DDIM step ('exact' guided VE update or 'euler', see samplers.ddim_sample).
     final_denoise: one more score evaluation at sigma_min that removes the noise left there.
+    cold_start: where an untracked estimate starts at t0: 'noise' around zero (the paper,
+    GenPose) or 'regression' around the jointly trained regression head's pose (ours: the
+    same single guided sample, started near the regressed pose, typically from a smaller t0).
     cuda_graph: on CUDA, record the fixed-step DDIM loop once per batch size as a CUDA graph
     and replay it (one launch instead of a few hundred); ignored elsewhere and for the
     PF-ODE; falls back to eager execution when recording fails.
@@ -71,6 +75,7 @@ class SamplerConfig:
     update: str = 'exact'
     final_denoise: bool = False
     cuda_graph: bool = False
+    cold_start: str = 'noise'
 
     def __post_init__(self):
         if self.method not in METHODS:
@@ -78,6 +83,9 @@ class SamplerConfig:
         if self.aggregation not in AGGREGATIONS:
             raise ValueError('aggregation must be one of %s, got %r'
                              % (AGGREGATIONS, self.aggregation))
+        if self.cold_start not in COLD_STARTS:
+            raise ValueError('cold_start must be one of %s, got %r'
+                             % (COLD_STARTS, self.cold_start))
         if self.update not in UPDATES:
             raise ValueError('update must be one of %s, got %r' % (UPDATES, self.update))
         if self.num_candidates < 1 or self.steps < 1:
@@ -146,6 +154,12 @@ def pose_covariance(candidates: torch.Tensor) -> torch.Tensor:
     return centred.transpose(1, 2) @ centred / (count - 1)
 
 
+def cold_centres(model, config: SamplerConfig, features: torch.Tensor
+                 ) -> Optional[torch.Tensor]:
+    """Return where cold rows start: the regressed poses for cold_start 'regression'."""
+    return model.regress(features) if config.cold_start == 'regression' else None
+
+
 class PoseSampler:
     """Sample object poses from a conditional score model with score-scaling guidance."""
 
@@ -160,19 +174,22 @@ class PoseSampler:
     @torch.inference_mode()
     def sample(self, score_model: ScoreModel, features: torch.Tensor,
                init_poses: Optional[torch.Tensor] = None, warm: Optional[torch.Tensor] = None,
-               generator: Optional[torch.Generator] = None) -> PoseSamples:
+               generator: Optional[torch.Generator] = None,
+               cold_centre: Optional[torch.Tensor] = None) -> PoseSamples:
         """Sample poses for B objects with features [B, F].
 
         score_model(x [M, 9], t [M], features [M, F]) -> score [M, 9]. Rows with warm [B]
-        true start from init_poses [B, 9] at track_t0; the others start from noise at t0.
-        warm defaults to all rows when init_poses is given, to none otherwise. A generator,
-        if given, must live on the features' device.
+        true start from init_poses [B, 9] at track_t0; the others start from noise at t0
+        around cold_centre [B, 9] (zero when None). warm defaults to all rows when init_poses
+        is given, to none otherwise. A generator, if given, must live on the features' device.
         """
         count = self.config.num_candidates
         warm = self._warm_rows(features, init_poses, warm)
         t0 = torch.where(warm, self.config.track_t0, self.config.t0).to(features.dtype)
         centre = torch.zeros(features.shape[0], POSE_DIM, dtype=features.dtype,
                              device=features.device)
+        if cold_centre is not None:
+            centre = cold_centre.to(features.dtype).reshape(centre.shape)
         if init_poses is not None:
             centre = torch.where(warm[:, None], init_poses.to(features.dtype), centre)
         t0 = t0.repeat_interleave(count)

@@ -38,7 +38,7 @@ from catpose_ros.geometry.rotation import matrix_to_quaternion_xyzw, rotation_6d
 from catpose_ros.geometry.size import estimate_size
 from catpose_ros.geometry.transforms import make_transform
 from catpose_ros.model.checkpoint import CheckpointError, load_checkpoint
-from catpose_ros.model.pose_sampler import PoseSampler, SamplerConfig
+from catpose_ros.model.pose_sampler import cold_centres, PoseSampler, SamplerConfig
 from catpose_ros.model.posenet import CatPoseNet
 from catpose_ros.perception.segmentation import Instance
 
@@ -322,7 +322,8 @@ class PoseEstimator:
         """
         if self.head == 'regression':
             return self.model.regress(features), None
-        samples = self.sampler.sample(self.model.score, features, init, warm, self.generator)
+        samples = self.sampler.sample(self.model.score, features, init, warm, self.generator,
+                                      cold_centres(self.model, self.sampler_config, features))
         return samples.poses, samples.covariance
 
     def _fixed_size(self, points: np.ndarray) -> np.ndarray:

@@ -109,6 +109,10 @@ class SamplerParams:
     final_denoise: bool = _param(
         False, 'One more score evaluation at the smallest noise level that removes the noise '
         'left there.', live=True)
+    cold_start: str = _param(
+        'noise', 'Where an untracked estimate starts: noise around zero, or noise around the '
+        "regression head's pose (then from a smaller t0).", choices=('noise', 'regression'),
+        live=True)
     cuda_graph: bool = _param(
         False, 'On CUDA, replay the fixed-step DDIM loop as a recorded CUDA graph (falls '
         'back to eager execution when recording fails; ignored on the CPU).')

@@ -182,6 +182,7 @@ def sampler_config_from_params(params: CatposeParams):
                                 w_max=sampler.w_max, beta=sampler.beta, w=sampler.w),
         num_candidates=params.model.uncertainty_candidates, aggregation=sampler.aggregation,
         update=sampler.update, final_denoise=sampler.final_denoise,
+        cold_start=sampler.cold_start,
         cuda_graph=sampler.cuda_graph)
 
 

@@ -35,7 +35,7 @@ from catpose_ros.data.dataset import PosePointDataset
 from catpose_ros.evaluation.metrics import pose_errors
 from catpose_ros.geometry.rotation import rotation_6d_to_matrix
 from catpose_ros.model.guidance import GuidanceConfig
-from catpose_ros.model.pose_sampler import PoseSampler, SamplerConfig
+from catpose_ros.model.pose_sampler import cold_centres, PoseSampler, SamplerConfig
 from catpose_ros.model.posenet import CatPoseNet
 
 LOG = logging.getLogger(__name__)
@@ -85,8 +85,9 @@ def score_sampler(model: CatPoseNet, encoded: EncodedSet, config: Optional[Sampl
         poses, nfe = model.regress(encoded.features), 0
     else:
         generator = torch.Generator(device).manual_seed(seed)
-        samples = PoseSampler(model.sde, config).sample(model.score, encoded.features,
-                                                        generator=generator)
+        samples = PoseSampler(model.sde, config).sample(
+            model.score, encoded.features, generator=generator,
+            cold_centre=cold_centres(model, config, encoded.features))
         poses, nfe = samples.poses, samples.nfe
     seconds = time.perf_counter() - start
     errors = pose_errors(rotation_6d_to_matrix(poses[:, :6]).cpu().numpy(),
@@ -120,8 +121,12 @@ def _candidates(config: SamplerConfig, axis: str) -> Iterable[SamplerConfig]:
         for steps in (5, 10, 20, 30):
             yield replace(config, steps=steps)
     elif axis == 't0':
-        for t0 in (0.4, 0.55, 0.7, 0.85, 1.0):
+        for t0 in (0.15, 0.25, 0.35, 0.45, 0.55, 0.7, 0.85, 1.0):
             yield replace(config, t0=t0)
+    elif axis == 'cold_start':
+        yield replace(config, cold_start='noise')
+        for t0 in (0.15, 0.25, 0.35, 0.45):  # a regressed start needs little noise
+            yield replace(config, cold_start='regression', t0=t0)
     elif axis == 'w_max':
         for w_max in (1.0, 2.0, 3.0, 5.0, 10.0, 20.0):
             yield _guided(config, kind='exponential', w_max=w_max)
@@ -136,7 +141,7 @@ def _candidates(config: SamplerConfig, axis: str) -> Iterable[SamplerConfig]:
         raise ValueError('unknown search axis %r' % axis)
 
 
-AXES = ('update', 'w_max', 'beta', 'w_min', 't0', 'steps', 'update')
+AXES = ('update', 'cold_start', 'w_max', 'beta', 'w_min', 't0', 'steps', 'update')
 
 
 def coordinate_search(model: CatPoseNet, encoded: EncodedSet,
@@ -169,7 +174,8 @@ def describe(config: Optional[SamplerConfig]) -> str:
                     guidance.w_min, guidance.w_max, guidance.beta)}[guidance.kind]
     method = 'DDIM%d' % config.steps if config.method == 'ddim' else 'PF-ODE'
     extras = ''.join((' %s' % config.update if config.method == 'ddim' else '',
-                      ' +denoise' if config.final_denoise else ''))
+                      ' +denoise' if config.final_denoise else '',
+                      ' from regression' if config.cold_start == 'regression' else ''))
     return '%s K=%d %s %s t0=%g%s' % (method, config.num_candidates, config.aggregation,
                                       schedule, config.t0, extras)
 
