@@ -219,8 +219,10 @@ def test_cold_rows_can_start_around_a_given_centre():
     assert torch.allclose(samples.poses, centre, atol=0.05)  # noise of sigma(1e-3) ~ 0.01
 
     class Regressor:
+
         def regress(self, features):
             return centre.expand(len(features), -1)
+
     assert cold_centres(Regressor(), config, torch.zeros(1, 4)) is None
     regression = SamplerConfig(cold_start='regression')
     assert torch.equal(cold_centres(Regressor(), regression, torch.zeros(1, 4)), centre)
