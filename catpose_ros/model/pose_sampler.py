@@ -156,8 +156,14 @@ def pose_covariance(candidates: torch.Tensor) -> torch.Tensor:
 
 def cold_centres(model, config: SamplerConfig, features: torch.Tensor
                  ) -> Optional[torch.Tensor]:
-    """Return where cold rows start: the regressed poses for cold_start 'regression'."""
-    return model.regress(features) if config.cold_start == 'regression' else None
+    """Return where cold rows start: the regressed poses for cold_start 'regression'.
+
+    The head's raw 6D output is re-orthonormalised: the score network only ever saw unit
+    rotation columns.
+    """
+    if config.cold_start != 'regression':
+        return None
+    return orthonormalise_poses(model.regress(features))
 
 
 class PoseSampler:
