@@ -25,7 +25,7 @@ import logging
 import sys
 from typing import List, Optional
 
-COMMAND_MODULES = ('demo', 'data', 'train', 'bag', 'benchmark')
+COMMAND_MODULES = ('demo', 'data', 'train', 'segmentation', 'bag', 'benchmark')
 
 
 def build_parser() -> argparse.ArgumentParser:
