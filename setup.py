@@ -47,6 +47,8 @@ setup(
         'numpy>=1.24',
         'scipy>=1.10',
         'torch>=2.11',
+        'torchvision>=0.26',
+        'pycocotools>=2.0.7',
         'opencv-python-headless>=4.8',
         'rosbags>=0.11.9',
         'tqdm>=4.60',
@@ -54,9 +56,7 @@ setup(
         'OpenEXR>=3.2',
     ],
     extras_require={
-        'segmentation': ['torchvision>=0.26'],
         'dev': [
-            'torchvision>=0.26',
             'pytest>=8',
             'hypothesis>=6.100',
             'flake8>=7',
