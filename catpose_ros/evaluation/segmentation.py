@@ -181,3 +181,25 @@ def evaluate_segmenter(segmenter, samples: SegmentationSamples,
     return SegmentationReport(coco_ap(ground_truth, detections, 'segm', names),
                               coco_ap(ground_truth, detections, 'bbox', names),
                               len(samples), len(ground_truth['annotations']), elapsed)
+
+
+def match_to_ground_truth(instances: Sequence[Instance], label_image: np.ndarray,
+                          min_iou: float = 0.5) -> Dict[int, int]:
+    """Pair predicted instances with ground-truth label ids by mask IoU (one-to-one).
+
+    Returns {instance_id: ground-truth label id} for pairs with IoU >= min_iou; the pairing
+    maximises the summed IoU (Hungarian assignment).
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    truth_ids = [int(i) for i in np.unique(label_image) if i != 0]
+    if not instances or not truth_ids:
+        return {}
+    truth = np.stack([label_image == i for i in truth_ids]).reshape(len(truth_ids), -1)
+    predicted = np.stack([inst.mask for inst in instances]).reshape(len(instances), -1)
+    intersection = predicted.astype(np.float32) @ truth.T.astype(np.float32)
+    union = predicted.sum(1)[:, None] + truth.sum(1)[None, :] - intersection
+    iou = intersection / np.maximum(union, 1.0)
+    rows, cols = linear_sum_assignment(-iou)
+    return {instances[r].instance_id: truth_ids[c] for r, c in zip(rows, cols)
+            if iou[r, c] >= min_iou}
