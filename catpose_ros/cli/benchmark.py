@@ -28,6 +28,8 @@ import statistics
 import time
 from typing import Callable, List, Optional, Sequence
 
+from catpose_ros.cli import benchmark_segmentation
+
 NUM_POINTS = 1024
 GENPOSE_CANDIDATES = 50
 
@@ -49,6 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help='CPU threads for torch (default: torch decides); on a shared '
                              'machine 1 avoids oversubscription')
     parser.add_argument('--seed', type=int, default=0)
+    benchmark_segmentation.add_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -70,6 +73,10 @@ def run(args: argparse.Namespace) -> int:
                 for name, config in _cases(args.steps)]
         print()
         print(_latency_table(device, args.batch, rows))
+    segmentation = benchmark_segmentation.segmentation_table(args, devices)
+    if segmentation:
+        print()
+        print(segmentation)
     return 0
 
 
