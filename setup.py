@@ -45,6 +45,7 @@ setup(
     install_requires=[
         'setuptools',
         'numpy>=1.24',
+        'numba>=0.60',
         'scipy>=1.10',
         'torch>=2.11',
         'torchvision>=0.26',
@@ -76,7 +77,6 @@ setup(
     maintainer_email='maintainers@catpose-ros.dev',
     description='Category-level 6D pose estimation and tracking for ROS 2.',
     license='Apache-2.0',
-    tests_require=['pytest'],
     entry_points={
         'console_scripts': [
             'catpose = catpose_ros.cli.main:main',

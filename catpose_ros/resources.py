@@ -24,6 +24,8 @@ import sys
 from typing import Optional, Tuple
 
 DEFAULT_CHECKPOINT_NAME = 'catpose_default.pt'
+# Parameters that name a model file -> the launch argument that sets them (launch/*.launch.py).
+LAUNCH_ARGUMENTS = {'model.checkpoint': 'model', 'segmentation.weights': 'segmentation_weights'}
 
 
 class ModelNotFoundError(FileNotFoundError):
@@ -53,6 +55,15 @@ def resolve_checkpoint(checkpoint: str, share_dir: Optional[str] = None,
     for candidate in candidates:
         if candidate.is_file():
             return candidate
-    raise ModelNotFoundError(
-        'no model file found (looked at: %s); pass %s:=/path/to/file or install one there'
-        % (', '.join(str(c) for c in candidates), parameter))
+    raise ModelNotFoundError('no model file found (looked at: %s); %s, or install one there'
+                             % (', '.join(str(c) for c in candidates), how_to_set(parameter)))
+
+
+def how_to_set(parameter: str) -> str:
+    """Say how a user points a parameter (or CLI option) at a file, naming the launch argument."""
+    if parameter.startswith('-'):
+        return 'pass %s /path/to/file' % parameter
+    if parameter in LAUNCH_ARGUMENTS:
+        return ('pass %s:=/path/to/file to the launch file (it sets the %s parameter)'
+                % (LAUNCH_ARGUMENTS[parameter], parameter))
+    return 'set the %s parameter to /path/to/file' % parameter

@@ -14,15 +14,20 @@
 
 """Instance segmentation alone: RGB (+ aligned depth) -> ~/instances, ~/detections.
 
-Example: ros2 launch catpose_ros segmentation.launch.py rgb_topic:=/camera/color/image_raw
+Example: ros2 launch catpose_ros segmentation.launch.py rgb_topic:=/camera/color/image_raw \
+    segmentation_weights:=/path/to/maskrcnn.pt
+
+segmentation_weights:=FILE overrides segmentation.weights of params_file; left empty, the
+params file decides.
 """
 
 import os
 
-from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument
+from launch import LaunchContext, LaunchDescription
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
+from launch_ros.parameter_descriptions import ParameterValue
 
 SHARE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -31,6 +36,8 @@ ARGUMENTS = (
     ('namespace', 'catpose', 'Namespace of the catpose nodes.'),
     ('params_file', os.path.join(SHARE_DIR, 'config', 'catpose.yaml'),
      'ROS parameters file (/** section) for both nodes.'),
+    ('segmentation_weights', '',
+     'Segmenter weights file; overrides segmentation.weights of params_file when set.'),
     ('device', 'auto', 'Torch device: auto, cpu, cuda or cuda:<index>.'),
     ('rgb_topic', '/camera/camera/color/image_raw', 'RGB image (rgb8 or bgr8).'),
     ('depth_topic', '/camera/camera/aligned_depth_to_color/image_raw',
@@ -40,16 +47,29 @@ ARGUMENTS = (
 )
 
 
+def segmentation_overrides(context: LaunchContext, config: dict) -> dict:
+    """Return the launch-argument parameters of catpose_segmentation (weights only when set)."""
+    overrides = {'model.device': config['device'], 'use_sim_time': config['use_sim_time']}
+    if context.perform_substitution(config['segmentation_weights']):
+        overrides['segmentation.weights'] = ParameterValue(config['segmentation_weights'],
+                                                           value_type=str)
+    return overrides
+
+
+def segmentation_node(context: LaunchContext, config: dict) -> list:
+    """Return catpose_segmentation, built once the launch arguments are known."""
+    return [Node(
+        package='catpose_ros', executable='segmentation_node', name='catpose_segmentation',
+        namespace=config['namespace'], output='screen',
+        parameters=[config['params_file'], segmentation_overrides(context, config)],
+        remappings=[('image', config['rgb_topic']), ('depth/image', config['depth_topic'])],
+        arguments=['--ros-args', '--log-level', config['log_level']])]
+
+
 def generate_launch_description():
     """Declare the arguments and start catpose_segmentation."""
     config = {name: LaunchConfiguration(name) for name, _, _ in ARGUMENTS}
-    segmentation = Node(
-        package='catpose_ros', executable='segmentation_node', name='catpose_segmentation',
-        namespace=config['namespace'], output='screen',
-        parameters=[config['params_file'], {'model.device': config['device'],
-                                            'use_sim_time': config['use_sim_time']}],
-        remappings=[('image', config['rgb_topic']), ('depth/image', config['depth_topic'])],
-        arguments=['--ros-args', '--log-level', config['log_level']])
     return LaunchDescription(
         [DeclareLaunchArgument(name, default_value=default, description=description)
-         for name, default, description in ARGUMENTS] + [segmentation])
+         for name, default, description in ARGUMENTS]
+        + [OpaqueFunction(function=segmentation_node, args=[config])])

@@ -18,6 +18,7 @@ Example: ros2 launch catpose_ros tracking.launch.py device:=cuda launch_rviz:=tr
 
 model:=/path/to/checkpoint.pt overrides model.checkpoint of params_file; left empty, the
 params file decides (its default: share/catpose_ros/models/catpose_default.pt).
+segmentation_weights:=/path/to/weights.pt does the same for segmentation.weights.
 
 With segmentation_source:=topic the pose node reads an external mono16 instance label image
 (instances_topic) and its Detection2DArray (detections_topic) instead of starting
@@ -43,6 +44,8 @@ ARGUMENTS = (
     ('params_file', os.path.join(SHARE_DIR, 'config', 'catpose.yaml'),
      'ROS parameters file (/** section) for both nodes.'),
     ('model', '', 'Model checkpoint file; overrides model.checkpoint of params_file when set.'),
+    ('segmentation_weights', '',
+     'Segmenter weights file; overrides segmentation.weights of params_file when set.'),
     ('device', 'auto', 'Torch device: auto, cpu, cuda or cuda:<index>.'),
     ('mode', 'track', 'track: warm starts and stable ids; estimate: every frame cold.'),
     ('depth_topic', '/camera/camera/aligned_depth_to_color/image_raw',
@@ -92,8 +95,8 @@ def generate_launch_description():
         condition=IfCondition(PythonExpression(
             ["'", config['segmentation_source'], "' == 'node'"])),
         launch_arguments={name: config[name] for name in (
-            'namespace', 'params_file', 'device', 'rgb_topic', 'depth_topic', 'use_sim_time',
-            'log_level')}.items())
+            'namespace', 'params_file', 'segmentation_weights', 'device', 'rgb_topic',
+            'depth_topic', 'use_sim_time', 'log_level')}.items())
     pose = OpaqueFunction(function=pose_node, args=[config])
     rviz = Node(
         package='rviz2', executable='rviz2', name='rviz2', output='screen',

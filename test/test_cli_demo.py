@@ -58,7 +58,7 @@ def test_demo_segments_with_the_given_maskrcnn_and_says_so(tmp_path, capsys):
 
 def test_every_subcommand_has_help(capsys):
     for command in ('demo', 'data', 'train', 'train-segmentation', 'eval-segmentation',
-                    'bag', 'benchmark'):
+                    'bag', 'benchmark', 'eval', 'tune-sampler', 'results', 'stability'):
         try:
             main([command, '--help'])
         except SystemExit as stop:

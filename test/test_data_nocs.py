@@ -12,6 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
+from pathlib import Path
 import pickle
 
 import cv2
@@ -222,3 +223,47 @@ def test_backprojected_depth_matches_the_coord_map(tmp_path, subset):
     # 1 mm depth steps and 1/255 colour steps bound the disagreement.
     error = np.abs(predicted - frame.coord[v, u])
     assert len(v) > 1000 and error.max() < 0.5 / 255 + 0.002 / obj.scale
+
+
+def test_released_archive_layout_is_found_and_named(tmp_path):
+    for index in range(2):
+        nocs.write_frame(tmp_path / 'real_test' / 'scene_1', index, synthetic_frame(index),
+                         'real')
+    dataset = nocs.NocsDataset(tmp_path, 'real_test')
+    assert dataset.location.layout == 'released-archive'
+    assert 'released-archive layout' in dataset.location.describe()
+    assert dataset.entries == ['scene_1/0000', 'scene_1/0001']
+    assert dataset.eval_name(1) == 'results_real_test_scene_1_0001.pkl'
+    assert [o.instance_id for o in dataset[0].objects] == [3, 7]
+    (tmp_path / 'real_test_list.txt').write_text('scene_1/0001\n')
+    listed = nocs.NocsDataset(tmp_path, 'real_test')
+    assert listed.entries == ['scene_1/0001'] and listed.location.listing is not None
+
+
+def test_spd_layout_is_preferred_and_described(tmp_path):
+    nocs.write_frame(tmp_path / 'CAMERA' / 'val' / '00000', 0, synthetic_frame(), 'camera')
+    dataset = nocs.NocsDataset(tmp_path, 'camera_val')
+    assert dataset.location.layout == 'SPD/GenPose'
+    assert dataset.eval_name(0) == 'results_val_00000_0000.pkl'
+
+
+def test_no_layout_matched_says_what_was_looked_for(tmp_path):
+    with pytest.raises(nocs.DatasetError) as error:
+        nocs.NocsDataset(tmp_path, 'real_test')
+    message = str(error.value)
+    assert 'SPD/GenPose' in message and 'released-archive' in message
+    assert str(tmp_path / 'real_test') in message and 'test_list.txt' in message
+
+
+def test_obj_models_fill_missing_sizes(tmp_path):
+    frame = synthetic_frame()
+    prefix = nocs.write_frame(tmp_path / 'real_test' / 'scene_1', 0, frame, 'real')
+    label = nocs.read_pickle(Path(str(prefix) + '_label.pkl'))
+    del label['size']
+    nocs.write_pickle(Path(str(prefix) + '_label.pkl'), label)
+    points = {name: np.array([[0.5, 0.4, 0.3], [-0.5, -0.4, -0.3]])
+              for name in label['model_list']}
+    nocs.write_pickle(tmp_path / 'obj_models' / 'real_test.pkl', points)
+    objects = nocs.NocsDataset(tmp_path, 'real_test')[0].objects
+    np.testing.assert_allclose(objects[0].size, label['scales'][0] * np.array([1.0, 0.8, 0.6]),
+                               rtol=1e-6)

@@ -56,7 +56,9 @@ def test_train_and_test_instances_are_disjoint_and_reproducible():
                  for i in range(100)]
         test = [tuple(sorted(shapes.library_instance(category, 'test', i).params.items()))
                 for i in range(100)]
-        assert not set(train) & set(test)
+        val = [tuple(sorted(shapes.library_instance(category, 'val', i).params.items()))
+               for i in range(100)]
+        assert not set(train) & set(test) and not set(val) & (set(train) | set(test))
         assert len(set(train)) == 100
         rebuilt = shapes._BUILDERS[category](
             np.random.default_rng(shapes.shape_seed(category, 'train', 3)))[1]
@@ -67,8 +69,9 @@ def test_sample_instance_draws_from_the_requested_split():
     rng = np.random.default_rng(0)
     assert all('-test-' in shapes.sample_instance('mug', rng, 'test').model_id for _ in range(5))
     assert all('-train-' in shapes.sample_instance('mug', rng).model_id for _ in range(5))
+    assert all('-val-' in shapes.sample_instance('mug', rng, 'val').model_id for _ in range(5))
     with pytest.raises(ValueError):
-        shapes.sample_instance('mug', rng, 'val')
+        shapes.sample_instance('mug', rng, 'holdout')
     with pytest.raises(UnknownCategoryError):
         shapes.sample_instance('teapot', rng)
     with pytest.raises(ValueError):

@@ -59,6 +59,20 @@ def test_backproject_keeps_only_masked_pixels():
     assert len(backproject(depth, mask, K)) == 6
 
 
+def test_backproject_returns_every_valid_masked_pixel_in_row_major_order():
+    rng = np.random.default_rng(0)
+    depth = rng.uniform(0.0, 5.0, (48, 64)).astype(np.float32)
+    for mask in (rng.random((48, 64)) < 0.1, np.zeros((48, 64), bool)):
+        v, u = np.nonzero(mask & (depth >= 0.1) & (depth <= 4.0))
+        z = depth[v, u]
+        u, v = u.astype(np.float32), v.astype(np.float32)
+        expected = np.stack(((u - np.float32(32)) * z / np.float32(500),
+                             (v - np.float32(24)) * z / np.float32(400), z), -1)
+        points = backproject(depth, mask, K)
+        assert points.shape == (len(v), 3)
+        np.testing.assert_array_equal(points, expected.astype(np.float32))
+
+
 def test_shape_mismatches_are_named():
     depth = np.ones((48, 64), np.float32)
     with pytest.raises(MaskShapeError, match='mask shape'):

@@ -26,12 +26,12 @@ LAUNCH_DIR = ROOT / 'launch'
 LAUNCH_FILES = sorted(LAUNCH_DIR.glob('*.launch.py'))
 DOCUMENTED = {
     'tracking.launch.py': {
-        'namespace', 'params_file', 'model', 'device', 'mode', 'depth_topic',
-        'camera_info_topic', 'rgb_topic', 'segmentation_source', 'instances_topic',
+        'namespace', 'params_file', 'model', 'segmentation_weights', 'device', 'mode',
+        'depth_topic', 'camera_info_topic', 'rgb_topic', 'segmentation_source', 'instances_topic',
         'detections_topic', 'use_sim_time', 'launch_rviz', 'log_level'},
     'segmentation.launch.py': {
-        'namespace', 'params_file', 'device', 'rgb_topic', 'depth_topic', 'use_sim_time',
-        'log_level'},
+        'namespace', 'params_file', 'segmentation_weights', 'device', 'rgb_topic',
+        'depth_topic', 'use_sim_time', 'log_level'},
 }
 
 
@@ -70,6 +70,19 @@ def test_documented_arguments_are_declared(name):
         assert arguments['segmentation_source'] == 'node'
         assert arguments['mode'] == 'track'
         assert arguments['model'] == ''
+
+
+def test_error_messages_name_launch_arguments_that_exist(tmp_path):
+    from catpose_ros.resources import LAUNCH_ARGUMENTS, ModelNotFoundError, resolve_checkpoint
+    tracking = _declared_arguments(LAUNCH_DIR / 'tracking.launch.py')
+    segmentation = _declared_arguments(LAUNCH_DIR / 'segmentation.launch.py')
+    assert set(LAUNCH_ARGUMENTS.values()) <= set(tracking)
+    assert LAUNCH_ARGUMENTS['segmentation.weights'] in segmentation
+    for parameter, argument in LAUNCH_ARGUMENTS.items():
+        with pytest.raises(ModelNotFoundError) as error:
+            resolve_checkpoint(str(tmp_path / 'absent.pt'), parameter=parameter)
+        assert '%s:=/path/to/file' % argument in str(error.value)
+        assert parameter in str(error.value)
 
 
 def test_estimation_includes_tracking_in_estimate_mode():
@@ -130,3 +143,21 @@ def test_model_argument_overrides_the_checkpoint_only_when_set(model):
     assert ('model.checkpoint' in overrides) == bool(model)
     if model:
         assert context.perform_substitution(overrides['model.checkpoint'].value[0]) == model
+
+
+@pytest.mark.ros
+@pytest.mark.parametrize('weights', ['', '/models/maskrcnn.pt'])
+def test_segmentation_weights_argument_overrides_the_parameter_only_when_set(weights):
+    pytest.importorskip('launch_ros')
+    from launch import LaunchContext
+    from launch.substitutions import LaunchConfiguration
+    segmentation = _load_launch_module(LAUNCH_DIR / 'segmentation.launch.py')
+    context = LaunchContext()
+    context.launch_configurations.update(
+        {'segmentation_weights': weights, 'device': 'cpu', 'use_sim_time': 'false'})
+    config = {name: LaunchConfiguration(name) for name in context.launch_configurations}
+    overrides = segmentation.segmentation_overrides(context, config)
+    assert ('segmentation.weights' in overrides) == bool(weights)
+    if weights:
+        value = overrides['segmentation.weights'].value[0]
+        assert context.perform_substitution(value) == weights

@@ -141,3 +141,57 @@ def test_unknown_config_key(saved):
     torch.save(payload, saved)
     with pytest.raises(CheckpointError, match='invalid model config.*future_option'):
         load_checkpoint(saved)
+
+
+class RunsCode:
+
+    def __reduce__(self):
+        return (os.system, ('echo pwned',))
+
+
+def test_content_refused_for_safety_is_not_called_corrupt(tmp_path, saved):
+    payload = read_payload(saved)
+    payload['metadata']['hook'] = RunsCode()
+    path = tmp_path / 'unsafe.pt'
+    torch.save(payload, path)
+    with pytest.raises(CheckpointError) as error:
+        load_checkpoint(path)
+    message = str(error.value)
+    assert 'unsafe.pt' in message and 'system' in message and 'never runs code' in message
+    assert 'corrupt' not in message and 'weights_only' not in message
+
+
+def test_empty_file_says_so(tmp_path):
+    path = tmp_path / 'empty.pt'
+    path.write_bytes(b'')
+    with pytest.raises(CheckpointError, match=r'empty.pt: the file is empty \(0 bytes\)'):
+        load_checkpoint(path)
+
+
+@pytest.mark.parametrize('version', [-1, 0, True, '1', 1.0, None])
+def test_versions_below_the_supported_range_or_not_integers_are_refused(saved, version):
+    payload = read_payload(saved)
+    payload['format_version'] = version
+    torch.save(payload, saved)
+    with pytest.raises(CheckpointError, match='model.pt.*format version'):
+        load_checkpoint(saved)
+
+
+@pytest.mark.parametrize('entry, value', [('categories', 5), ('metadata', 5), ('config', 5),
+                                          ('state_dict', [1]), ('package_version', 3),
+                                          ('categories', [1, 2])])
+def test_entries_of_the_wrong_type_give_a_clear_error(saved, entry, value):
+    payload = read_payload(saved)
+    payload[entry] = value
+    torch.save(payload, saved)
+    with pytest.raises(CheckpointError, match="model.pt: checkpoint entry '%s'" % entry):
+        load_checkpoint(saved)
+
+
+def test_non_finite_weights_are_refused_at_load(saved):
+    payload = read_payload(saved)
+    name = next(iter(payload['state_dict']))
+    payload['state_dict'][name] = torch.full_like(payload['state_dict'][name], float('nan'))
+    torch.save(payload, saved)
+    with pytest.raises(CheckpointError, match='model.pt: 1 of .* NaN or inf .*%s' % name):
+        load_checkpoint(saved)

@@ -13,15 +13,35 @@
 # limitations under the License.
 
 
-"""PointNet++ encoder: the pure-PyTorch ops against naive references, and the network."""
+"""PointNet++ encoder: its ops against naive references and against each other, the network.
+
+The compiled CPU kernels (numba) and the PyTorch ops must return identical indices, and the
+inference fast path (folded batch norm) must give the training graph's features.
+"""
+
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from catpose_ros.model import pointnet2
-from catpose_ros.model.pointnet2 import (ball_query, furthest_point_sample, gather_points,
+from catpose_ros.model import point_kernels, pointnet2
+from catpose_ros.model.pointnet2 import (ball_query, ball_query_torch, furthest_point_sample,
+                                         furthest_point_sample_torch, gather_points,
                                          PointNet2Encoder)
+
+SHIPPED_MODEL = Path(__file__).resolve().parents[1] / 'models' / 'catpose_default.pt'
+needs_kernels = pytest.mark.skipif(not point_kernels.AVAILABLE, reason='numba not installed')
+
+
+@pytest.fixture(params=['kernels', 'torch'])
+def point_ops(request):
+    """Run a test with the compiled kernels and again with the PyTorch ops."""
+    if request.param == 'kernels' and not point_kernels.AVAILABLE:
+        pytest.skip('numba not installed')
+    previous = pointnet2.use_point_kernels(request.param == 'kernels')
+    yield request.param
+    pointnet2.use_point_kernels(previous)
 
 
 def naive_fps(xyz: np.ndarray, npoint: int) -> list:
@@ -58,14 +78,14 @@ def object_cloud(generator: torch.Generator, batch: int = 1, count: int = 1024):
     return torch.rand(batch, count, 3, generator=generator) * 0.1 + torch.tensor([0, 0, 0.8])
 
 
-def test_fps_matches_the_textbook_algorithm():
+def test_fps_matches_the_textbook_algorithm(point_ops):
     xyz = torch.rand(2, 300, 3, generator=torch.Generator().manual_seed(0))
     index = furthest_point_sample(xyz, 40)
     for b in range(2):
         assert index[b].tolist() == naive_fps(xyz[b].numpy(), 40)
 
 
-def test_ball_query_takes_first_hits_in_index_order_and_pads(monkeypatch):
+def test_ball_query_takes_first_hits_in_index_order_and_pads(monkeypatch, point_ops):
     xyz = object_cloud(torch.Generator().manual_seed(1), batch=3, count=400)
     centres = gather_points(xyz, furthest_point_sample(xyz, 50))
     monkeypatch.setattr(pointnet2, '_DISTANCE_CHUNK', 50 * 400)   # one cloud per chunk
@@ -141,3 +161,154 @@ def test_training_mode_backpropagates_to_every_weight():
     model(points).square().mean().backward()
     for name, parameter in model.named_parameters():
         assert parameter.grad is not None and torch.isfinite(parameter.grad).all(), name
+
+
+def random_clouds(seed: int, batch: int, count: int) -> torch.Tensor:
+    """Objects of random extent and distance, some with duplicated points (exact ties)."""
+    generator = torch.Generator().manual_seed(seed)
+    extent = 0.02 + 0.3 * torch.rand(batch, 1, 1, generator=generator)
+    clouds = torch.randn(batch, count, 3, generator=generator) * extent
+    clouds[..., 2] += 0.3 + 2.0 * torch.rand(batch, 1, generator=generator)
+    clouds[0, count // 2:] = clouds[0, :count - count // 2].clone()   # points twice
+    clouds[-1, 1::3] = clouds[-1, 0]                           # many copies of the seed
+    return clouds
+
+
+@needs_kernels
+@pytest.mark.parametrize('seed, batch, count, npoint', [
+    (0, 1, 1024, 512), (1, 6, 1024, 512), (2, 3, 512, 256), (3, 4, 256, 128), (4, 2, 37, 37)])
+def test_kernel_fps_returns_the_pytorch_indices(seed, batch, count, npoint):
+    clouds = random_clouds(seed, batch, count)
+    assert torch.equal(point_kernels.furthest_point_sample(clouds, npoint),
+                       furthest_point_sample_torch(clouds, npoint))
+
+
+@needs_kernels
+@pytest.mark.parametrize('seed, batch, count, npoint, radii', [
+    (0, 1, 1024, 512, (0.02, 0.04)), (1, 6, 1024, 512, (0.02, 0.04)),
+    (2, 3, 512, 256, (0.04, 0.08)), (3, 4, 256, 128, (0.08, 0.16)),
+    (4, 2, 300, 40, (0.001, 0.5))])
+def test_kernel_ball_query_returns_the_pytorch_indices(seed, batch, count, npoint, radii):
+    clouds = random_clouds(seed, batch, count)
+    centres = gather_points(clouds, furthest_point_sample_torch(clouds, npoint))
+    centres[:, -1] += 10.0                  # a centre far from every point: no hit at all
+    fast = point_kernels.ball_query(clouds, centres, radii, (16, 32))
+    reference = ball_query_torch(clouds, centres, radii, (16, 32))
+    for got, expected in zip(fast, reference):
+        assert torch.equal(got, expected)
+    assert bool((reference[0][:, -1] == 0).all())
+
+
+@needs_kernels
+def test_kernels_reject_what_they_cannot_take():
+    with pytest.raises(ValueError, match='float32'):
+        point_kernels.furthest_point_sample(torch.zeros(1, 10, 3, dtype=torch.float64), 4)
+    with pytest.raises(ValueError, match='B, N, 3'):
+        point_kernels.ball_query(torch.zeros(10, 3), torch.zeros(1, 2, 3), (0.1,), (4,))
+
+
+def test_point_kernels_only_serve_cpu_float32():
+    previous = pointnet2.use_point_kernels(True)
+    try:
+        assert pointnet2.point_kernels_active(torch.zeros(1, 4, 3)) == point_kernels.AVAILABLE
+        assert not pointnet2.point_kernels_active(torch.zeros(1, 4, 3, dtype=torch.float64))
+        pointnet2.use_point_kernels(False)
+        assert not pointnet2.point_kernels_active(torch.zeros(1, 4, 3))
+    finally:
+        pointnet2.use_point_kernels(previous)
+
+
+def training_graph_features(encoder: PointNet2Encoder, points: torch.Tensor) -> torch.Tensor:
+    """Eval-mode features through the unfolded graph (gradients on) with the PyTorch ops."""
+    previous = pointnet2.use_point_kernels(False)
+    try:
+        with torch.enable_grad():
+            return encoder(points).detach()
+    finally:
+        pointnet2.use_point_kernels(previous)
+
+
+@pytest.fixture(scope='module')
+def shipped_encoder():
+    from catpose_ros.model.checkpoint import load_checkpoint
+    return load_checkpoint(SHIPPED_MODEL, map_location='cpu')[0].encoder.eval()
+
+
+_REFERENCE_FEATURES = {}
+
+
+@pytest.mark.parametrize('batch', [1, 3])
+def test_inference_path_keeps_the_trained_features(shipped_encoder, point_ops, batch):
+    points = object_cloud(torch.Generator().manual_seed(7), batch=batch)
+    with torch.inference_mode():
+        fast = shipped_encoder(points)
+    if batch not in _REFERENCE_FEATURES:     # the same for both point-op paths
+        _REFERENCE_FEATURES[batch] = training_graph_features(shipped_encoder, points)
+    reference = _REFERENCE_FEATURES[batch]
+    torch.testing.assert_close(fast, reference, rtol=1e-5, atol=1e-5 * float(
+        reference.abs().max()))
+
+
+def small_encoder() -> PointNet2Encoder:
+    """Build the encoder's structure with few centres and thin MLPs (fast to train)."""
+    thin = (((8, 8), (8, 16)),) * 3 + (((16, 32), (16, 32)),)
+    return PointNet2Encoder(npoints=(64, 32, 16, None), mlps=thin)
+
+
+def test_folded_weights_follow_every_weight_change():
+    """A training step or a checkpoint load changes weights in place: no stale fold."""
+    model = small_encoder()
+    points = object_cloud(torch.Generator().manual_seed(8), batch=2, count=256)
+    optimiser = torch.optim.SGD(model.parameters(), lr=0.1)
+
+    def check():
+        model.eval()
+        with torch.no_grad():
+            fast = model(points)
+        torch.testing.assert_close(fast, training_graph_features(model, points),
+                                   rtol=1e-5, atol=1e-5)
+        return fast
+
+    before = check()                        # folds the initial weights
+    model.train()
+    optimiser.zero_grad()
+    model(points).square().mean().backward()
+    optimiser.step()                        # weights and running statistics change in place
+    assert not torch.allclose(check(), before)
+    model.load_state_dict(small_encoder().state_dict())
+    check()
+
+
+def test_fold_batch_norm_equals_linear_then_norm():
+    torch.manual_seed(9)
+    linear, norm = torch.nn.Linear(5, 4, bias=True), torch.nn.BatchNorm1d(4).eval()
+    with torch.no_grad():
+        norm.running_mean.uniform_(-1, 1)
+        norm.running_var.uniform_(0.1, 2)
+        norm.weight.uniform_(0.5, 2)
+        norm.bias.uniform_(-1, 1)
+        rows = torch.randn(7, 5)
+        weight, bias = pointnet2.fold_batch_norm(linear, norm)
+        torch.testing.assert_close(rows @ weight.T + bias, norm(linear(rows)))
+    with pytest.raises(ValueError, match='running statistics'):
+        pointnet2.fold_batch_norm(linear, torch.nn.BatchNorm1d(4, track_running_stats=False))
+
+
+def test_linear_relu_matches_the_plain_ops():
+    rows, weight, bias = torch.randn(300, 16), torch.randn(32, 16), torch.randn(32)
+    torch.testing.assert_close(pointnet2.linear_relu(rows.view(10, 30, 16), weight, bias),
+                               torch.relu(rows @ weight.T + bias).view(10, 30, 32))
+
+
+def test_training_mode_never_takes_the_inference_path(monkeypatch):
+    model = small_encoder().train()
+
+    def refuse(*args):
+        raise AssertionError('folded path used while training')
+
+    monkeypatch.setattr(pointnet2.SetAbstractionMSG, '_forward_folded', refuse)
+    points = object_cloud(torch.Generator().manual_seed(10), batch=2, count=256)
+    with torch.no_grad():
+        model(points)           # training mode under no_grad (batch statistics)
+    model.eval()
+    model(points)               # eval mode with gradients on

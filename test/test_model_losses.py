@@ -112,8 +112,8 @@ def test_regression_loss_is_zero_at_the_truth_and_adds_its_parts():
                                                    translation[0] + offset),
                                    rotation[None], translation)
     assert parts['rotation'].item() == pytest.approx(0.5, abs=1e-6)
-    assert parts['translation'].item() == pytest.approx(0.0025, abs=1e-9)
-    assert total.item() == pytest.approx(0.5025, abs=1e-6)
+    assert parts['translation'].item() == pytest.approx(0.05 / 0.1, abs=1e-6)  # 5 cm
+    assert total.item() == pytest.approx(1.0, abs=1e-6)
 
 
 def test_symmetric_rows_ignore_rotation_about_the_y_axis():

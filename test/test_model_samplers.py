@@ -208,3 +208,32 @@ def test_pf_ode_rows_are_integrated_independently():
                                    torch.cat((easy_t0, hard_t0)))
     assert both_nfe > solo_nfe
     assert torch.allclose(both[:1], solo, rtol=0, atol=1e-12)
+
+
+def point_mass_score(mode: float):
+    """Score of a point mass at `mode` smoothed to noise level sigma: (mode - x) / sigma^2."""
+    def score(x, t):
+        return (mode - x) / SDE.sigma(t)[:, None] ** 2
+    return score
+
+
+def test_exact_guided_update_never_overshoots_where_euler_does():
+    x_init = torch.tensor([[0.3], [-0.2]], dtype=torch.float64)
+    t0 = torch.full((2,), 0.55, dtype=torch.float64)
+    strong = ConstantGuidance(10.0)
+    euler = ddim_sample(point_mass_score(0.0), SDE, x_init, t0, 10, strong, update='euler')
+    exact = ddim_sample(point_mass_score(0.0), SDE, x_init, t0, 10, strong, update='exact')
+    assert (euler.abs() > 1.0).all()  # |1 - 10 (1 - r)|^10 grows the offset
+    assert (exact.abs() < 1e-6).all()
+    assert (torch.sign(exact) == torch.sign(x_init)).all() or (exact == 0).all()
+    # w = 1: the exact update is VE-DDIM, which maps a point-mass flow exactly.
+    ddim = ddim_sample(point_mass_score(0.0), SDE, x_init, t0, 7, None, update='exact')
+    sigma = SDE.sigma(torch.tensor([SDE.eps, 0.55], dtype=torch.float64))
+    assert ddim == pytest.approx(x_init * sigma[0] / sigma[1], rel=1e-9)
+
+
+def test_final_denoise_removes_the_noise_left_at_sigma_min():
+    from catpose_ros.model.samplers import denoise
+    x = torch.tensor([[0.02], [-0.01]], dtype=torch.float64)
+    assert denoise(point_mass_score(0.005), SDE, x) == pytest.approx(
+        torch.full_like(x, 0.005), abs=1e-12)

@@ -84,3 +84,37 @@ def test_reset_starts_every_object_cold(pipeline):
 def _frame(shift_px: int):
     depth, instances = two_boxes(shift_px)
     return depth, K, instances
+
+
+def test_each_mask_is_back_projected_once_and_its_points_reach_the_network(
+        pipeline, monkeypatch):
+    from catpose_ros.perception import estimator as estimator_module
+
+    calls = []
+    real = estimator_module.backproject
+
+    def counting(depth_m, mask, *args):
+        calls.append(int(mask.sum()))
+        return real(depth_m, mask, *args)
+
+    monkeypatch.setattr(estimator_module, 'backproject', counting)
+    encoded = []
+    encode = pipeline.estimator.model.encode
+    monkeypatch.setattr(pipeline.estimator.model, 'encode',
+                        lambda points: encoded.append(points.clone()) or encode(points))
+    depth, instances = two_boxes()
+    result = pipeline.process(0, depth, K, instances)
+    assert sorted(calls) == sorted(int(i.mask.sum()) for i in instances)
+    assert sorted(result.clouds) == [1, 2]
+    network_points = encoded[0].numpy()
+    for row, pose in enumerate(result.poses):
+        cloud = result.clouds[pose.estimate.instance_id]
+        assert cloud.shape == (TINY.num_points, 3)
+        np.testing.assert_array_equal(cloud, network_points[row])
+    assert result.latency_ms['backproject'] > 0
+
+
+def test_depth_range_must_agree_with_the_estimator(pipeline):
+    with pytest.raises(ValueError, match='one back-projection'):
+        FramePipeline(pipeline.estimator, min_depth=0.3)
+    assert FramePipeline(pipeline.estimator).max_depth == pipeline.estimator.max_depth

@@ -96,8 +96,30 @@ def test_summary_reports_latency_and_ground_truth_accuracy(tmp_path, checkpoint)
         if figures['matched']:
             assert 0.0 <= figures['5deg2cm'] <= figures['10deg5cm'] <= 1.0
             assert np.isfinite(figures['median_translation_cm'])
+    assert summary.nocs_map['ground_truths']['mug'] == FRAMES
+    assert set(summary.nocs_map['mAP']) >= {'5deg2cm', '10deg5cm', 'iou50'}
     text = summary.to_text()
-    assert 'latency' in text and '5deg2cm' in text
+    assert 'latency' in text and '5deg2cm' in text and 'NOCS mAP' in text
+
+
+@pytest.mark.parametrize('handle_score, expected_deg, expected_map',
+                         [(0.0, 0.0, 100.0), (1.0, 90.0, 0.0)])
+def test_ground_truth_mug_with_hidden_handle_is_symmetric(handle_score, expected_deg,
+                                                          expected_map):
+    from scipy.spatial.transform import Rotation
+
+    from catpose_ros.ros import conversions as conv
+    from catpose_ros.ros.bag_processing import _Recorder
+    from catpose_ros.ros.pose_pipeline import PoseOutputs
+    spun = Rotation.from_euler('y', 90, degrees=True).as_matrix()
+    size = np.array([0.1, 0.1, 0.12])
+    truth = conv.ObjectPose(1, 'mug', handle_score, np.eye(3), np.array([0, 0, 0.7]), size)
+    estimate = conv.ObjectPose(1, 'mug', 0.9, spun, np.array([0, 0, 0.7]), size)
+    recorder = _Recorder({5: [truth]})
+    recorder.add(PoseOutputs(stamp_ns=5, objects=[estimate]))
+    rotation_deg = recorder.accuracy()['mug']['median_rotation_deg']
+    assert rotation_deg == pytest.approx(expected_deg, abs=1e-3)
+    assert recorder.nocs_map()['mAP']['5deg2cm'] == pytest.approx(expected_map)
 
 
 def test_bad_arguments_fail_before_anything_is_written(tmp_path, checkpoint):

@@ -145,3 +145,62 @@ def test_pose_node_publishes_detections_and_tf_with_the_input_header(ros_context
         node.trigger_deactivate()
         node.destroy_node()
         helper.destroy_node()
+
+
+def test_the_worker_survives_a_frame_that_raises(ros_context, checkpoint):
+    from diagnostic_msgs.msg import DiagnosticArray
+    from sensor_msgs.msg import CameraInfo, Image
+    from vision_msgs.msg import Detection2DArray, Detection3DArray
+
+    node = _pose_node(checkpoint)
+    assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+    real_process, calls = node.core.process, []
+
+    def process_failing_twice(*args, **kwargs):
+        calls.append(1)
+        if len(calls) <= 2:
+            raise RuntimeError('injected failure')
+        return real_process(*args, **kwargs)
+
+    node.core.process = process_failing_twice
+    assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+    helper = rclpy.create_node('catpose_test_guard', namespace=NAMESPACE)
+    received, diagnostics = [], []
+    helper.create_subscription(Detection3DArray, 'catpose_pose/detections',
+                               received.append, 10)
+    helper.create_subscription(DiagnosticArray, '/diagnostics', diagnostics.append, 10)
+    publishers = [helper.create_publisher(Image, 'depth/image', 10),
+                  helper.create_publisher(CameraInfo, 'depth/camera_info', 10),
+                  helper.create_publisher(Image, 'segmentation/instances', 10),
+                  helper.create_publisher(Detection2DArray, 'segmentation/detections', 10)]
+    factory = RclpyFactory()
+    try:
+        with _Spinner(node, helper):
+            for index in range(30):
+                for publisher, message in zip(publishers, frame_messages(factory, index)):
+                    publisher.publish(message)
+                if _wait_for(lambda: received, timeout=0.5):
+                    break
+            assert _wait_for(lambda: received), 'the worker stopped after a failed frame'
+            failures = [conv.diagnostics_to_dict(m).get('catpose_pose', {}).get(
+                'worker_failures') for m in diagnostics]
+            assert '2' in failures
+    finally:
+        node.trigger_deactivate()
+        node.destroy_node()
+        helper.destroy_node()
+
+
+def test_live_parameters_apply_and_others_are_refused(ros_context, checkpoint):
+    node = _pose_node(checkpoint)
+    try:
+        assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+        assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+        applied = node.set_parameters([Parameter('output.publish_debug_cloud', value=True)])
+        assert applied[0].successful and node.core.params.output.publish_debug_cloud
+        refused = node.set_parameters([Parameter('model.device', value='cuda')])
+        assert not refused[0].successful and 'requires reconfigure' in refused[0].reason
+        assert node.get_parameter('model.device').value == 'cpu'
+    finally:
+        node.trigger_deactivate()
+        node.destroy_node()

@@ -105,3 +105,19 @@ def test_missing_checkpoint_is_a_clear_error(tmp_path):
     (share / 'models').mkdir(parents=True)
     (share / 'models' / P.DEFAULT_CHECKPOINT_NAME).write_bytes(b'x')
     assert P.resolve_checkpoint('', share_dir=str(share)).parent.parent == share
+
+
+def test_ros_sampler_defaults_equal_the_core_sampler_defaults():
+    from catpose_ros.model.pose_sampler import SamplerConfig
+    from catpose_ros.ros.pose_pipeline import sampler_config_from_params
+    assert sampler_config_from_params(P.CatposeParams()) == SamplerConfig()
+
+
+@pytest.mark.slow
+def test_shipped_model_samples_with_the_ros_defaults():
+    from catpose_ros.model.checkpoint import load_checkpoint
+    from catpose_ros.perception.estimator import stored_sampler_config
+    from catpose_ros.resources import resolve_checkpoint
+    from catpose_ros.ros.pose_pipeline import sampler_config_from_params
+    _, _, meta = load_checkpoint(resolve_checkpoint(''))
+    assert stored_sampler_config(meta) == sampler_config_from_params(P.CatposeParams())

@@ -20,10 +20,11 @@ import sys
 import pytest
 import torch
 
-from catpose_ros.data.dataset import build_point_cache
+from catpose_ros.data.dataset import build_point_cache, PosePointDataset
 from catpose_ros.model.checkpoint import load_checkpoint
 from catpose_ros.training.config import TrainConfig
-from catpose_ros.training.trainer import export_for_inference, learning_rate, Trainer
+from catpose_ros.training.trainer import (EpochBatchSampler, export_for_inference,
+                                          learning_rate, Trainer)
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_data_dataset import face_frame  # noqa: E402, I100
@@ -52,6 +53,9 @@ def test_stages_chain_and_record_their_losses(cache, tmp_path):
     losses = [h for h in pretrain.history if 'loss' in h]
     assert losses and all('regression' in h and 'diffusion' not in h for h in losses)
     assert any('val_reg_median_rotation_deg' in h for h in pretrain.history)
+    assert all(0 <= h['val_reg_map_10deg5cm'] <= 100 for h in pretrain.history
+               if 'val_reg_map_10deg5cm' in h)
+    assert any('val_reg_map_10deg5cm' in h for h in pretrain.history)
 
     joint = Trainer(tiny_config(cache, tmp_path / 'joint', stage='joint', init_from=str(path)))
     joint.run()
@@ -89,13 +93,20 @@ def test_run_resumes_from_last_checkpoint(cache, tmp_path):
 
 def test_config_validation_and_schedule():
     with pytest.raises(ValueError, match='init_from'):
-        TrainConfig(stage='joint')
+        TrainConfig(stage='score')
+    with pytest.raises(ValueError, match='precision'):
+        TrainConfig(precision='fp8')
+    assert TrainConfig(stage='joint').uses_regression  # joint without pre-training (ablation)
     with pytest.raises(ValueError, match='stage'):
         TrainConfig(stage='finetune')
     config = TrainConfig(lr=1e-3, warmup_steps=10, lr_decay_per_epoch=0.5, min_lr=1e-4)
     assert learning_rate(config, 0, 0) == pytest.approx(1e-4)
     assert learning_rate(config, 50, 1) == pytest.approx(5e-4)
     assert learning_rate(config, 50, 10) == pytest.approx(1e-4)
+    cosine = TrainConfig(lr=1e-3, warmup_steps=10, min_lr=1e-4, lr_schedule='cosine')
+    assert learning_rate(cosine, 10, 0, 110) == pytest.approx(1e-3)
+    assert learning_rate(cosine, 60, 5, 110) == pytest.approx(5.5e-4)
+    assert learning_rate(cosine, 110, 9, 110) == pytest.approx(1e-4)
 
 
 def test_export_keeps_ema_weights_and_drops_training_state(cache, tmp_path):
@@ -109,3 +120,49 @@ def test_export_keeps_ema_weights_and_drops_training_state(cache, tmp_path):
     assert 'optimizer' not in meta['extra'] and meta['extra']['history']
     ema = trainer.ema.module.state_dict()
     assert all(torch.equal(v, ema[k]) for k, v in model.state_dict().items())
+
+
+def test_resumed_run_repeats_the_uninterrupted_loss_curve(cache, tmp_path):
+    torch.set_num_threads(1)
+    options = {'val_cache': '', 'max_steps': 6, 'save_every': 100, 'stage': 'scratch',
+               'precision': 'fp32'}
+    whole = Trainer(tiny_config(cache, tmp_path / 'whole', **options), TINY)
+    whole.run()
+    Trainer(tiny_config(cache, tmp_path / 'cut', **dict(options, max_steps=4)), TINY).run()
+    resumed = Trainer(tiny_config(cache, tmp_path / 'cut', **options), TINY)
+    assert resumed.step == 4
+    resumed.run()
+    curve = [h['loss'] for h in whole.history if 'loss' in h]
+    assert len(curve) == 6
+    assert [h['loss'] for h in resumed.history if 'loss' in h] == pytest.approx(curve, abs=0)
+
+
+def test_epoch_batches_cover_each_sample_once_and_resume_mid_epoch():
+    sampler = EpochBatchSampler(10, 3, seed=1)
+    batches = list(sampler)
+    assert len(batches) == 3 and len({i for b in batches for i in b}) == 9
+    sampler.set_position(0, 2)
+    assert list(sampler) == batches[2:]
+    sampler.set_position(1, 0)
+    assert list(sampler) != batches
+    ranks = [EpochBatchSampler(10, 2, seed=1, rank=r, world_size=2) for r in range(2)]
+    first = [list(r)[0] for r in ranks]
+    assert not set(first[0]) & set(first[1])
+
+
+def test_score_stage_trains_only_the_score_network_on_a_saved_feature_bank(cache, tmp_path):
+    torch.set_num_threads(1)
+    pretrained = Trainer(tiny_config(cache, tmp_path / 'pre', val_cache=''), TINY).run()
+    config = tiny_config(cache, tmp_path / 'score', stage='score', init_from=str(pretrained),
+                         feature_views=2, feature_objects=3)
+    trainer = Trainer(config)
+    assert len(trainer.dataset) == 2 * 3 < 2 * len(PosePointDataset(cache))
+    encoder = {k: v.clone() for k, v in trainer.model.encoder.state_dict().items()}
+    regression = {k: v.clone() for k, v in trainer.model.regression_head.state_dict().items()}
+    trainer.run()
+    assert all(torch.equal(v, trainer.model.encoder.state_dict()[k]) for k, v in encoder.items())
+    assert all(torch.equal(v, trainer.model.regression_head.state_dict()[k])
+               for k, v in regression.items())
+    assert (tmp_path / 'score' / 'feature_bank.pt').exists()
+    assert any('val_diff_5deg2cm' in h for h in trainer.history)
+    assert all('regression' not in h for h in trainer.history if 'loss' in h)

@@ -23,7 +23,7 @@
 import argparse
 from typing import Any, Dict, Iterator, List
 
-from catpose_ros.ros.bag_io import STORAGES, SyntheticTopics
+from catpose_ros.ros.bag_layout import STORAGES, SyntheticTopics
 from catpose_ros.ros.messages import DISTROS
 
 
@@ -117,6 +117,9 @@ def _register_process(commands: argparse._SubParsersAction) -> None:
     parser.add_argument('--instances-topic', default=topics.instances)
     parser.add_argument('--detections-topic', default=topics.detections2d)
     parser.add_argument('--no-progress', action='store_true', help='hide the progress bar')
+    parser.add_argument('--keep-partial', action='store_true',
+                        help='on failure keep what was written as OUT.partial (marked partial '
+                        'in its metadata) instead of removing it')
     _add_bag_format(parser)
     parser.set_defaults(func=run_process)
 
@@ -158,15 +161,23 @@ def _params(args: argparse.Namespace) -> Dict[str, Any]:
 
 def run_process(args: argparse.Namespace) -> int:
     """Process the bag and print the summary (frames, latency, accuracy vs ground truth)."""
-    from catpose_ros.ros.bag_io import BagTopics
+    from catpose_ros.cli.main import CommandError
+    from catpose_ros.ros.bag_io import BagOutputError, BagTopics
     from catpose_ros.ros.bag_processing import process_bag
 
     topics = BagTopics(depth=args.depth_topic, camera_info=args.camera_info_topic,
                        rgb=args.rgb_topic, instances=args.instances_topic,
                        detections2d=args.detections_topic)
-    summary = process_bag(args.input, args.out, params=_params(args),
-                          segmentation_source=args.segmentation,
-                          progress=not args.no_progress, topics=topics, distro=args.distro,
-                          storage=args.storage)
+    try:
+        summary = process_bag(args.input, args.out, params=_params(args),
+                              segmentation_source=args.segmentation,
+                              progress=not args.no_progress, topics=topics,
+                              distro=args.distro, storage=args.storage,
+                              keep_partial=args.keep_partial)
+    except BagOutputError as error:
+        raise CommandError('cannot process %s: %s' % (args.input, error)) from error
+    except Exception as error:
+        raise CommandError('cannot process %s: %s: %s; no output written' % (
+            args.input, type(error).__name__, ' '.join(str(error).split()))) from error
     print(summary.to_text())
     return 0

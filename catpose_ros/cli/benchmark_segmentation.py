@@ -85,7 +85,7 @@ def segmentation_table(args: argparse.Namespace, devices: List[str]) -> Optional
     frame = benchmark_frame()
     for device in devices:
         try:
-            result = segmentation_latency(args.segmentation_weights, device, args.repeats,
+            result = segmentation_latency(args.segmentation_weights, device, args.frames,
                                           args.warmup, frame)
         except ModelNotFoundError as error:
             return 'segmentation: skipped (%s)' % error

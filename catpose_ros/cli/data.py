@@ -45,22 +45,30 @@ def _scene_name(index: int, intrinsics: str) -> str:
     return '%05d' % index if intrinsics == 'camera' else 'scene_%d' % (index + 1)
 
 
+def _add_scene_options(parser: argparse.ArgumentParser, frames: int, frames_help: str) -> None:
+    """Add the options that choose which synthetic scenes are rendered."""
+    parser.add_argument('--scenes', type=int, required=True, help='number of scenes')
+    parser.add_argument('--split', choices=tuple(SPLIT_KEYS), default='train',
+                        help='object-instance library (val and test instances are unseen in '
+                        'train)')
+    parser.add_argument('--frames-per-scene', type=int, default=frames, help=frames_help)
+    parser.add_argument('--intrinsics', choices=('real', 'camera'), default='camera',
+                        help='camera model: REAL275 (real) or CAMERA25 (camera) intrinsics')
+
+
 def _add_generate(actions: argparse._SubParsersAction) -> None:
     parser = actions.add_parser(
         'generate', help='render synthetic tabletop scenes in the NOCS on-disk format',
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('--out', type=Path, required=True, help='dataset root')
-    parser.add_argument('--scenes', type=int, required=True, help='number of scenes')
-    parser.add_argument('--split', choices=tuple(SPLIT_KEYS), default='train',
-                        help='object-instance library (test instances are unseen in train)')
-    parser.add_argument('--frames-per-scene', type=int, default=10)
-    parser.add_argument('--intrinsics', choices=('real', 'camera'), default='camera')
+    _add_scene_options(parser, frames=10, frames_help='views (frames) rendered per scene')
     parser.add_argument('--motion', choices=MOTIONS, default='orbit',
                         help='orbit: smooth camera arc; random: independent viewpoints; '
                         'objects: objects slide on the table under a camera arc')
     parser.add_argument('--no-noise', action='store_true', help='write clean depth')
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--workers', type=int, default=1)
+    parser.add_argument('--seed', type=int, default=0,
+                        help='run seed (scene k draws from (seed, split, k))')
+    parser.add_argument('--workers', type=int, default=1, help='rendering processes')
     parser.set_defaults(func=run_generate)
 
 
@@ -68,11 +76,14 @@ def _add_contact_sheet(actions: argparse._SubParsersAction) -> None:
     parser = actions.add_parser(
         'contact-sheet', help='one PNG with rows of scenes: RGB, depth, instances, NOCS map',
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument('--out', type=Path, default=Path('docs/contact_sheet.png'))
-    parser.add_argument('--scenes', type=int, default=4)
-    parser.add_argument('--split', choices=tuple(SPLIT_KEYS), default='train')
-    parser.add_argument('--intrinsics', choices=('real', 'camera'), default='real')
-    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--out', type=Path, default=Path('contact_sheet.png'),
+                        help='PNG to write')
+    parser.add_argument('--scenes', type=int, default=4, help='rows (one scene each)')
+    parser.add_argument('--split', choices=tuple(SPLIT_KEYS), default='train',
+                        help='object-instance library')
+    parser.add_argument('--intrinsics', choices=('real', 'camera'), default='real',
+                        help='camera model: REAL275 (real) or CAMERA25 (camera) intrinsics')
+    parser.add_argument('--seed', type=int, default=0, help='scene seed')
     parser.set_defaults(func=run_contact_sheet)
 
 
@@ -83,10 +94,13 @@ def _add_cache(actions: argparse._SubParsersAction) -> None:
     parser.add_argument('--root', type=Path, required=True, help='NOCS dataset root')
     parser.add_argument('--split', choices=NOCS_SPLITS, required=True)
     parser.add_argument('--out', type=Path, required=True, help='cache file (.npz)')
-    parser.add_argument('--max-points', type=int, default=2048)
-    parser.add_argument('--min-points', type=int, default=50)
-    parser.add_argument('--mask-noise-variants', type=int, default=1)
-    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--max-points', type=int, default=2048,
+                        help='points kept per instance (random subset)')
+    parser.add_argument('--min-points', type=int, default=50,
+                        help='instances with fewer valid depth pixels are dropped')
+    parser.add_argument('--mask-noise-variants', type=int, default=1,
+                        help='extra copies cut with a degraded mask, per instance')
+    parser.add_argument('--seed', type=int, default=0, help='subsampling and mask-noise seed')
     parser.set_defaults(func=run_cache)
 
 
@@ -96,13 +110,7 @@ def _add_synth_cache(actions: argparse._SubParsersAction) -> None:
         'files: the fast way to feed training)',
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('--out', type=Path, required=True, help='cache file (.npz)')
-    parser.add_argument('--scenes', type=int, required=True, help='number of scenes')
-    parser.add_argument('--split', choices=tuple(SPLIT_KEYS), default='train',
-                        help='object-instance library (val and test instances are unseen)')
-    parser.add_argument('--frames-per-scene', type=int, default=5,
-                        help='independent random viewpoints per scene')
-    parser.add_argument('--intrinsics', choices=('real', 'camera'), default='camera',
-                        help='camera model of the rendered views')
+    _add_scene_options(parser, frames=5, frames_help='independent random viewpoints per scene')
     parser.add_argument('--first-scene', type=int, default=0,
                         help='index of the first scene (to grow a cache in parts)')
     parser.add_argument('--max-points', type=int, default=2048,

@@ -44,8 +44,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument('--device', default='auto', help='auto, cpu or cuda[:N]')
     parser.add_argument('--frames', type=int, default=8, help='frames of the camera orbit')
     parser.add_argument('--seed', type=int, default=0, help='scene and sampler seed')
-    parser.add_argument('--sampler', choices=('ddim', 'pf_ode'), default='ddim')
-    parser.add_argument('--steps', type=int, default=10, help='DDIM steps')
+    parser.add_argument('--sampler', choices=('ddim', 'pf_ode'), default=None,
+                        help='override the sampler (default: the settings stored in the model)')
+    parser.add_argument('--steps', type=int, default=None,
+                        help='override the DDIM steps (default: stored in the model)')
     parser.add_argument('--head', choices=('diffusion', 'regression'), default='diffusion',
                         help='guided diffusion sampling (the method) or the regression head')
     parser.add_argument('--mode', choices=('track', 'estimate'), default='track',
@@ -103,8 +105,7 @@ class _Masks:
 
 def _errors(frame, poses, truth_ids: Dict[int, int]) -> List[Dict[str, float]]:
     """Score each tracked pose against the true object its mask was paired with."""
-    from catpose_ros.categories import category_by_name
-    from catpose_ros.evaluation.metrics import pose_errors
+    from catpose_ros.evaluation.metrics import is_symmetric, pose_errors
 
     rows = []
     for tracked in poses:
@@ -112,7 +113,7 @@ def _errors(frame, poses, truth_ids: Dict[int, int]) -> List[Dict[str, float]]:
         if estimate.instance_id not in truth_ids:
             continue
         truth = frame.object_by_instance(truth_ids[estimate.instance_id])
-        symmetric = category_by_name(truth.category).is_symmetric(truth.handle_visible)
+        symmetric = is_symmetric(truth.category, truth.handle_visible)
         errors = pose_errors(estimate.rotation[None], estimate.translation[None],
                              truth.rotation[None], truth.translation[None], np.array([symmetric]))
         rows.append({'track': tracked.track_id, 'category': truth.category,
@@ -155,35 +156,25 @@ def _save_overlay(path: Path, frame, poses) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo and print what it measured."""
-    import torch
+    from catpose_ros.evaluation.runner import nocs_result
+    from catpose_ros.model.device import configure_threads
+    from catpose_ros.cli.eval import frame_pipeline_from_args
 
-    from catpose_ros.model.device import resolve_device
-    from catpose_ros.model.pose_sampler import SamplerConfig
-    from catpose_ros.perception.estimator import PoseEstimator
-    from catpose_ros.perception.pipeline import FramePipeline
-    from catpose_ros.perception.tracking import TrackingConfig
-    from catpose_ros.resources import resolve_checkpoint
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    model_path = resolve_checkpoint(args.model, parameter='--model')
-    device = resolve_device(args.device)
-    estimator = PoseEstimator.from_checkpoint(
-        model_path, device=device, seed=args.seed, head=args.head,
-        sampler_config=SamplerConfig(method=args.sampler, steps=args.steps))
-    pipeline = FramePipeline(estimator, TrackingConfig(warm_start=args.mode == 'track'))
-    masks = _Masks(args, device)
+    configure_threads(args.threads)
+    model_path, device, sampler, pipeline = frame_pipeline_from_args(args)
     print('model %s on %s, %s head, sampler %s (%d steps), mode %s'
-          % (model_path, device, args.head, args.sampler, args.steps, args.mode))
+          % (model_path, device, args.head, sampler.method, sampler.steps, args.mode))
+    masks = _Masks(args, str(device))
     print('masks: %s' % masks.description)
-    rows, latency = [], defaultdict(list)
+    rows, latency, results = [], defaultdict(list), []
     frame = result = None
     for index, frame in enumerate(_frames(args)):
         started = time.perf_counter()
         instances, truth_ids = masks.instances(frame)
         segmented = time.perf_counter()
-        result = pipeline.process(index * 33_333_333, frame.depth, frame.intrinsics,
-                                  instances)
+        result = pipeline.process(index * 33_333_333, frame.depth, frame.intrinsics, instances)
+        results.append(nocs_result(frame, [t.estimate for t in result.poses], instances,
+                                   'frame_%d' % index))
         latency['frame'].append(1000 * (time.perf_counter() - started))
         if masks.segmenter is not None:
             latency['segmentation'].append(1000 * (segmented - started))
@@ -194,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
         missed = len(visible - set(truth_ids.values()))
         rows.extend(dict(row, frame=index) for row in frame_rows)
         print(_frame_line(index, frame_rows, missed, latency['frame'][-1], result.skipped))
-    _print_summary(rows, latency)
+    _print_summary(rows, latency, results)
     if frame is not None:
         _save_overlay(Path(args.out), frame, result.poses)
         print('overlay of the last frame: %s (colour: estimate, white: truth)' % args.out)
@@ -211,7 +202,11 @@ def _frame_line(index: int, rows: List[Dict], missed: int, ms: float, skipped) -
                        ', skipped %s' % skipped if skipped else '')
 
 
-def _print_summary(rows: List[Dict], latency: Dict[str, List[float]]) -> None:
+def _print_summary(rows: List[Dict], latency: Dict[str, List[float]],
+                   results: List[Dict]) -> None:
+    from catpose_ros.evaluation.metrics import PoseErrors
+    from catpose_ros.evaluation.nocs_map import nocs_map
+
     last = {}
     for row in rows:
         last[row['track']] = row
@@ -222,10 +217,13 @@ def _print_summary(rows: List[Dict], latency: Dict[str, List[float]]) -> None:
             np.array2string(row['size_est_cm'], precision=1),
             np.array2string(row['size_gt_cm'], precision=1)))
     if rows:
-        rot = np.array([r['rot_deg'] for r in rows])
-        trans = np.array([r['trans_cm'] for r in rows])
+        summary = PoseErrors(np.array([r['rot_deg'] for r in rows]),
+                             np.array([r['trans_cm'] for r in rows])).summary()
         print('all frames: %d estimates, 5deg2cm %.2f, 10deg5cm %.2f, median %.1f deg %.1f cm'
-              % (len(rows), np.mean((rot <= 5) & (trans <= 2)),
-                 np.mean((rot <= 10) & (trans <= 5)), np.median(rot), np.median(trans)))
+              % (len(rows), summary['5deg2cm'], summary['10deg5cm'],
+                 summary['median_rotation_deg'], summary['median_translation_cm']))
+        mean = nocs_map(results).mean
+        print('NOCS mAP (percent, `catpose eval` for a real benchmark): ' + ', '.join(
+            '%s %.1f' % (key, mean[key]) for key in ('5deg2cm', '10deg5cm', 'iou50')))
     print('latency per frame (median ms): ' + ', '.join(
         '%s %.1f' % (stage, np.median(values)) for stage, values in latency.items()))

@@ -16,16 +16,19 @@
 
 Each sub-command module exposes `register(subparsers)`, which adds its parser and sets
 `func`; modules import heavy libraries (torch, rosbags) inside `func`, so `catpose --help`
-stays fast.
+stays fast. A failing command prints one line (`catpose <command>: error: ...`) and exits
+with status 1; `--log-level DEBUG` adds the traceback.
 """
 
 import argparse
 import importlib
 import logging
 import sys
+import traceback
 from typing import List, Optional
 
-COMMAND_MODULES = ('demo', 'data', 'train', 'segmentation', 'bag', 'benchmark')
+COMMAND_MODULES = ('demo', 'data', 'train', 'segmentation', 'tune', 'eval', 'results', 'bag',
+                   'benchmark', 'stability')
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,12 +42,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class CommandError(RuntimeError):
+    """A command failed for a reason its message states in full (printed as one line)."""
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Parse arguments and run the chosen sub-command; returns the exit status."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(),
                         format='%(asctime)s %(levelname)s %(name)s: %(message)s')
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except Exception as error:  # one line for the user; the traceback with DEBUG
+        if args.log_level.upper() == 'DEBUG':
+            traceback.print_exc()
+        text = ' '.join(str(error).split())
+        if not isinstance(error, CommandError):
+            text = '%s: %s' % (type(error).__name__, text) if text else type(error).__name__
+        print('catpose %s: error: %s' % (args.command, text), file=sys.stderr)
+        return 1
 
 
 if __name__ == '__main__':

@@ -27,20 +27,27 @@ from catpose_ros.training.config import STAGES, TrainConfig
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the train sub-command with one flag per TrainConfig field."""
     parser = subparsers.add_parser(
-        'train', help='train a stage (pretrain, joint, scratch); resumes from OUT_DIR/last.pt',
+        'train', help='train a stage (pretrain, joint, scratch, score); resumes from '
+        'OUT_DIR/last.pt; distributed with torchrun',
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     defaults = TrainConfig()
     for field in fields(TrainConfig):
         flag = '--' + field.name.replace('_', '-')
         default = getattr(defaults, field.name)
+        text = field.metadata.get('help', '')
         if field.name == 'stage':
-            parser.add_argument(flag, choices=STAGES, default=default)
+            parser.add_argument(flag, choices=STAGES, default=default, help=text)
         elif isinstance(default, bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default)
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default,
+                                help=text)
         else:
-            parser.add_argument(flag, type=type(default), default=default)
+            parser.add_argument(flag, type=type(default), default=default, help=text)
     parser.add_argument('--export', default='',
                         help='also write an inference-only copy of the final checkpoint here')
+    parser.add_argument('--benchmark-steps', type=int, default=0,
+                        help='measure training throughput over this many steps (samples/s '
+                        'and the time fraction of data, encoder, heads, backward, optimizer) '
+                        'instead of training; nothing is saved')
     parser.set_defaults(func=run)
 
 
@@ -48,9 +55,19 @@ def run(args: argparse.Namespace) -> int:
     """Train and print where the final checkpoint and the history went."""
     from catpose_ros.training.trainer import export_for_inference, Trainer
 
+    from catpose_ros.training.distributed import shutdown
+
     config = TrainConfig.from_dict(vars(args))
     trainer = Trainer(config)
+    if args.benchmark_steps:
+        from catpose_ros.training.throughput import format_throughput, measure_throughput
+        print(format_throughput(config.stage, measure_throughput(trainer,
+                                                                 args.benchmark_steps)))
+        return 0
     path = trainer.run()
+    shutdown(trainer.dist)
+    if not trainer.dist.is_main:
+        return 0
     history = trainer.out_dir / 'history.json'
     history.write_text(json.dumps(trainer.history, indent=1))
     print('checkpoint: %s\nhistory: %s' % (path, history))

@@ -28,12 +28,16 @@ One frame is a set of files sharing a prefix ``<scene>/<index:04d>``:
   ends, scales = NOCS scale, rotations, translations, instance_ids, model_list, size =
   normalised extents, poses = 4x4 sRT, handle_visibility).
 
-The reader needs the label pickle: poses cannot be recovered honestly from the raw NOCS files
-without the SPD/Umeyama step, so a missing label is an error naming the file.
+Splits are found in the SPD/GenPose layout (``Real/test/<scene>/``, ``CAMERA/val/...`` with
+``*_list.txt``) or in the layout of the released archives (``real_test/scene_1/...``,
+``camera_val/...``), see `locate_split`. The reader needs the label pickle: poses cannot be
+recovered honestly from the raw NOCS files without the SPD/Umeyama step, so a missing label
+is an error naming the file.
 Our object frame is already centred on the tight box, so the SPD mug re-centring
 (mug_meta.pkl) does not apply to frames written here.
 """
 
+from dataclasses import dataclass
 from pathlib import Path
 import pickle
 from typing import Dict, List, Optional, Sequence
@@ -43,6 +47,7 @@ import numpy as np
 
 from catpose_ros.categories import category_by_id, category_by_name
 from catpose_ros.data.frame import Frame, ObjectAnnotation
+from catpose_ros.data.safe_pickle import safe_load, UnsafePickleError
 from catpose_ros.geometry.camera import (CameraIntrinsics, NOCS_CAMERA_INTRINSICS,
                                          NOCS_REAL_INTRINSICS)
 
@@ -86,13 +91,19 @@ def write_image(path: Path, image: np.ndarray) -> None:
 
 
 def read_pickle(path: Path):
-    """Load a (possibly Python-2 era) pickle, with DatasetError naming a bad file."""
+    """Load a (possibly Python-2 era) pickle, with DatasetError naming a bad file.
+
+    Only NumPy arrays and builtin containers are allowed (data/safe_pickle.py), so a
+    shared dataset file cannot run code.
+    """
     path = Path(path)
     if not path.is_file():
         raise DatasetError('missing file: %s' % path)
     try:
         with open(path, 'rb') as handle:
-            return pickle.load(handle, encoding='latin1')
+            return safe_load(handle)
+    except UnsafePickleError as error:
+        raise DatasetError('unsafe pickle %s: %s' % (path, error)) from None
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as error:
         raise DatasetError('corrupt pickle %s: %s' % (path, error)) from None
 
@@ -367,28 +378,104 @@ def write_list_file(root: Path, split: str, entries: Optional[Sequence[str]] = N
     return path
 
 
+# Where each layout keeps a split's scenes, relative to the dataset root.
+ARCHIVE_DIRS: Dict[str, tuple] = {
+    'camera_train': ('camera_train', 'camera/train'), 'camera_val': ('camera_val', 'camera/val'),
+    'real_train': ('real_train', 'real/train'), 'real_test': ('real_test', 'real/test'),
+}
+EVAL_DATA_NAMES: Dict[str, str] = {
+    'camera_train': 'train', 'camera_val': 'val', 'real_train': 'real_train',
+    'real_test': 'real_test'}
+
+
+@dataclass
+class SplitLocation:
+    """Where a split's frames are: the layout found, the base of the entries, the entries."""
+
+    layout: str
+    base: Path
+    entries: List[str]
+    listing: Optional[Path] = None
+
+    def describe(self) -> str:
+        """One line saying which layout was found and where."""
+        source = 'list file %s' % self.listing if self.listing else 'a directory scan'
+        return '%s layout under %s (%d frames from %s)' % (
+            self.layout, self.base, len(self.entries), source)
+
+
+def _scan(base: Path, part: str = '') -> List[str]:
+    directory = base / part if part else base
+    return sorted(str(p.relative_to(base))[:-len('_color.png')]
+                  for p in directory.glob('*/*_color.png'))
+
+
+def _listed(path: Path) -> List[str]:
+    return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+
+
+def locate_split(root: Path, split: str) -> SplitLocation:
+    """Find a split in the SPD/GenPose layout or in the layout of the released archives.
+
+    SPD/GenPose: ``<root>/Real/test/<scene>/<index>_*`` with an optional
+    ``<root>/Real/test_list.txt`` (entries ``test/<scene>/<index>``). Released archives:
+    ``<root>/real_test/<scene>/<index>_*`` (also ``<root>/real/test``), with an optional
+    ``<root>/real_test_list.txt`` (entries ``<scene>/<index>``). DatasetError says what was
+    looked for when neither matches.
+    """
+    _subset_of_split(split)
+    root = Path(root)
+    listing = list_file(root, split)
+    spd_base = listing.parent
+    if listing.is_file():
+        return SplitLocation('SPD/GenPose', spd_base, _listed(listing), listing)
+    entries = _scan(spd_base, SPLITS[split][1])
+    if entries:
+        return SplitLocation('SPD/GenPose', spd_base, entries)
+    archive_listing = root / ('%s_list.txt' % split)
+    for name in ARCHIVE_DIRS[split]:
+        base = root / name
+        if archive_listing.is_file() and base.is_dir():
+            return SplitLocation('released-archive', base, _listed(archive_listing),
+                                 archive_listing)
+        entries = _scan(base)
+        if entries:
+            return SplitLocation('released-archive', base, entries)
+    looked = [str(listing), str(spd_base / SPLITS[split][1] / '*' / '*_color.png')]
+    looked += [str(root / name / '*' / '*_color.png') for name in ARCHIVE_DIRS[split]]
+    raise DatasetError('split %s has no frames under %s: neither the SPD/GenPose layout nor '
+                       'the released-archive layout matched (looked for %s)'
+                       % (split, root, ', '.join(looked)))
+
+
 class NocsDataset:
-    """The frames of one NOCS split: 'camera_train', 'camera_val', 'real_train', 'real_test'."""
+    """The frames of one NOCS split: 'camera_train', 'camera_val', 'real_train', 'real_test'.
+
+    Frames need the SPD ``_label.pkl`` next to their images (SPD's preprocess/pose_data.py
+    writes it into either layout). Without `model_sizes`, ``<root>/obj_models/<split>.pkl`` is
+    used when present, for training labels that carry no 'size'.
+    """
 
     def __init__(self, root: Path, split: str,
                  model_sizes: Optional[Dict[str, np.ndarray]] = None):
         self.root = Path(root)
         self.split = split
         self.subset = _subset_of_split(split)
+        models = self.root / 'obj_models' / ('%s.pkl' % split)
+        if model_sizes is None and models.is_file():
+            model_sizes = load_model_sizes(models)
         self.model_sizes = model_sizes
-        listing = list_file(self.root, split)
-        if listing.is_file():
-            self.entries = [line.strip() for line in listing.read_text().splitlines()
-                            if line.strip()]
-        else:
-            self.entries = scan_split(self.root, split)
-        if not self.entries:
-            raise DatasetError('split %s has no frames: neither %s nor any %s/*/*_color.png'
-                               % (split, listing, listing.parent / SPLITS[split][1]))
+        self.location = locate_split(self.root, split)
+        self.entries = self.location.entries
 
     def prefix(self, index: int) -> Path:
         """Return the file prefix of frame `index`."""
-        return self.root / SPLITS[self.split][0] / self.entries[index]
+        return self.location.base / self.entries[index]
+
+    def eval_name(self, index: int) -> str:
+        """Return the NOCS result-pickle name, ``results_<data>_<scene>_<index>.pkl``."""
+        parts = Path(self.entries[index]).parts
+        return 'results_%s_%s.pkl' % (EVAL_DATA_NAMES[self.split], '_'.join(parts[-2:]))
 
     def __len__(self) -> int:
         return len(self.entries)

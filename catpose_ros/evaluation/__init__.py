@@ -12,4 +12,9 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Pose error metrics (NOCS mAP, Omni6DPose VUS)."""
+"""The one home of accuracy: per-object errors, NOCS mAP, Omni6DPose VUS, `catpose eval`.
+
+metrics.py (the symmetry rule and per-object errors), nocs_map.py (NOCS mAP as the official
+evaluation computes it), vus.py (Omni6DPose VUS), runner.py (a model over a dataset split),
+report.py and plots.py (what `catpose eval` writes). See docs/evaluation.md.
+"""

@@ -63,11 +63,22 @@ def depth_to_meters(depth: np.ndarray, depth_scale: float = 0.001) -> np.ndarray
 
 def backproject(depth_m: np.ndarray, mask: np.ndarray, intrinsics: CameraIntrinsics,
                 min_depth: float = 0.1, max_depth: float = 4.0) -> np.ndarray:
-    """Lift the masked pixels with depth in [min_depth, max_depth] to camera points (M, 3)."""
+    """Lift the masked pixels with depth in [min_depth, max_depth] to camera points (M, 3).
+
+    Points come in row-major pixel order. Only the mask's bounding rows and columns are
+    tested against the depth range (an object covers a small part of the image).
+    """
     _check_shapes(depth_m, mask, intrinsics)
-    valid = np.asarray(mask).astype(bool) & (depth_m >= min_depth) & (depth_m <= max_depth)
+    mask = np.asarray(mask).astype(bool, copy=False)
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
+        return np.zeros((0, 3), np.float32)
+    window = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+    depth_window = depth_m[window]
+    valid = mask[window] & (depth_window >= min_depth) & (depth_window <= max_depth)
     v, u = np.nonzero(valid)
-    z = depth_m[v, u].astype(np.float32)
+    z = depth_window[v, u].astype(np.float32)
+    v, u = v + rows[0], u + cols[0]
     x = (u.astype(np.float32) - np.float32(intrinsics.cx)) * z / np.float32(intrinsics.fx)
     y = (v.astype(np.float32) - np.float32(intrinsics.cy)) * z / np.float32(intrinsics.fy)
     return np.stack((x, y, z), axis=-1).astype(np.float32, copy=False)

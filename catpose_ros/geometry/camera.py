@@ -15,8 +15,14 @@
 """Pinhole camera intrinsics, including the NOCS REAL275 and CAMERA25 cameras."""
 
 from dataclasses import dataclass
+import math
+from typing import Optional
 
 import numpy as np
+
+# A focal length below one pixel means a field of view near 180 degrees for any image, and
+# back-projection through it overflows; above 1e6 pixels no lens is that narrow.
+MIN_FOCAL_PX, MAX_FOCAL_PX = 1.0, 1e6
 
 
 @dataclass(frozen=True)
@@ -31,8 +37,33 @@ class CameraIntrinsics:
     height: int
 
     def __post_init__(self):
-        if not (self.fx > 0 and self.fy > 0 and self.width > 0 and self.height > 0):
-            raise ValueError('invalid intrinsics: %r' % (self,))
+        problem = self.problem()
+        if problem is not None:
+            raise ValueError('invalid intrinsics (%s): %r' % (problem, self))
+
+    def problem(self) -> Optional[str]:
+        """Say what makes these intrinsics unusable, or None when they are sane.
+
+        Focal lengths must be finite and within [MIN_FOCAL_PX, MAX_FOCAL_PX]; the principal
+        point finite and within one image size of the image (crops move it outside, never
+        further).
+        """
+        try:
+            finite = all(math.isfinite(float(v)) for v in (self.fx, self.fy, self.cx, self.cy))
+        except (TypeError, ValueError):
+            finite = False
+        if not finite:
+            return 'fx, fy, cx and cy must be finite numbers'
+        if not (self.width > 0 and self.height > 0):
+            return 'width and height must be positive'
+        for name, focal in (('fx', self.fx), ('fy', self.fy)):
+            if not MIN_FOCAL_PX <= focal <= MAX_FOCAL_PX:
+                return '%s must lie in [%g, %g] pixels' % (name, MIN_FOCAL_PX, MAX_FOCAL_PX)
+        for name, centre, extent in (('cx', self.cx, self.width), ('cy', self.cy, self.height)):
+            if not -extent <= centre <= 2 * extent:
+                return '%s must lie in [%d, %d] for a %s of %d pixels' % (
+                    name, -extent, 2 * extent, 'width' if name == 'cx' else 'height', extent)
+        return None
 
     @property
     def matrix(self) -> np.ndarray:

@@ -34,6 +34,8 @@ from catpose_ros.model.posenet import CatPoseNet, ModelConfig
 
 FORMAT_NAME = 'catpose_ros.checkpoint'
 FORMAT_VERSION = 1
+# The oldest format this package still reads.
+MIN_FORMAT_VERSION = 1
 
 PathLike = Union[str, os.PathLike]
 
@@ -79,13 +81,15 @@ def load_checkpoint(path: PathLike, map_location: Union[str, torch.device] = 'cp
     """Return (model in eval mode on map_location, its config, metadata).
 
     Metadata holds 'extra' (the dict given at save time), 'package_version',
-    'format_version' and 'categories'.
+    'format_version' and 'categories'. Weights that are not all finite are refused: such a
+    model would turn every object into a non-finite pose.
     """
     payload = read_payload(path, map_location)
     try:
         config = ModelConfig.from_dict(payload['config'])
     except (TypeError, ValueError) as error:
         raise CheckpointError('%s: invalid model config: %s' % (path, error)) from error
+    _check_finite_weights(path, payload['state_dict'])
     model = CatPoseNet(config)
     try:
         model.load_state_dict(payload['state_dict'])
@@ -102,30 +106,108 @@ def load_checkpoint(path: PathLike, map_location: Union[str, torch.device] = 'cp
 
 def read_payload(path: PathLike, map_location: Union[str, torch.device] = 'cpu'
                  ) -> Dict[str, Any]:
-    """Read and validate the raw checkpoint dict (for resuming training)."""
+    """Read and validate the raw checkpoint dict (for resuming training).
+
+    The error says which of three causes applies: content refused for safety (anything
+    beyond tensors and plain data), a corrupt or truncated file, or a wrong format version.
+    """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError('checkpoint not found: %s' % path)
+    if path.stat().st_size == 0:
+        raise CheckpointError('cannot read checkpoint %s: the file is empty (0 bytes)' % path)
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError('cannot read checkpoint %s: truncated or corrupt (not a torch '
+                              'zip archive)' % path)
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
-    except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError,
-            zipfile.BadZipFile) as error:
-        raise CheckpointError('cannot read checkpoint %s (truncated or corrupt?): %s'
-                              % (path, error)) from error
+    except pickle.UnpicklingError as error:
+        if _is_weights_only_refusal(error):
+            raise CheckpointError(
+                'refused checkpoint %s: it holds objects beyond tensors and plain data (%s); '
+                'catpose_ros never runs code stored in a checkpoint, re-export the model with '
+                'catpose_ros' % (path, _refusal_detail(error))) from None
+        raise CheckpointError('cannot read checkpoint %s: corrupt (%s)'
+                              % (path, _first_line(error))) from None
+    except (RuntimeError, EOFError, OSError, ValueError, KeyError, IndexError, TypeError,
+            AttributeError, zipfile.BadZipFile) as error:
+        raise CheckpointError('cannot read checkpoint %s: truncated or corrupt (%s: %s)'
+                              % (path, type(error).__name__, _first_line(error))) from None
     _validate(path, payload)
     return payload
 
 
+def _is_weights_only_refusal(error: BaseException) -> bool:
+    return 'weights only load failed' in str(error).lower()
+
+
+def _refusal_detail(error: BaseException) -> str:
+    """Pick torch's one line that names what was refused, dropping its advice."""
+    for line in str(error).splitlines():
+        line = line.strip()
+        if line.startswith(('Trying to load unsupported', 'Unsupported', 'Unsupported global')):
+            return line.rstrip('.')
+        if 'WeightsUnpickler error:' in line:
+            return line.split('WeightsUnpickler error:', 1)[1].strip() or 'unsupported content'
+    return 'unsupported content'
+
+
+def _first_line(error: BaseException) -> str:
+    """Return the first non-empty line of an error, or its type when it has no text."""
+    for line in str(error).splitlines():
+        if line.strip():
+            return line.strip().rstrip('.')
+    return 'no detail given'
+
+
+def _check_finite_weights(path: PathLike, state_dict: Dict[str, Any]) -> None:
+    bad = [name for name, tensor in state_dict.items()
+           if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())]
+    if bad:
+        raise CheckpointError('%s: %d of %d weight tensors hold NaN or inf (first: %s); the '
+                              'model would give non-finite poses' % (
+                                  path, len(bad), len(state_dict), bad[0]))
+
+
 def _validate(path: Path, payload: Any):
-    """Check the format marker, the version and the required keys."""
+    """Check the format marker, the version, the required keys and their types."""
     if not isinstance(payload, dict) or payload.get('format') != FORMAT_NAME:
         raise CheckpointError('%s is not a catpose_ros checkpoint' % path)
     version = payload.get('format_version')
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise CheckpointError('%s has an invalid checkpoint format version %r (expected an '
+                              'integer)' % (path, version))
+    if version > FORMAT_VERSION:
         raise CheckpointError('%s has checkpoint format version %r; this catpose_ros %s '
                               'reads up to version %d; upgrade the package'
                               % (path, version, catpose_ros.__version__, FORMAT_VERSION))
-    missing = [key for key in ('config', 'categories', 'state_dict', 'metadata',
-                               'package_version') if key not in payload]
+    if version < MIN_FORMAT_VERSION:
+        raise CheckpointError('%s has checkpoint format version %r; this catpose_ros %s '
+                              'reads versions %d to %d' % (
+                                  path, version, catpose_ros.__version__, MIN_FORMAT_VERSION,
+                                  FORMAT_VERSION))
+    missing = [key for key in _ENTRY_TYPES if key not in payload]
     if missing:
         raise CheckpointError('%s lacks checkpoint entries: %s' % (path, ', '.join(missing)))
+    for key, (kinds, expected) in _ENTRY_TYPES.items():
+        if not isinstance(payload[key], kinds):
+            raise CheckpointError('%s: checkpoint entry %r must be %s, got %s' % (
+                path, key, expected, type(payload[key]).__name__))
+    if not all(isinstance(name, str) for name in payload['categories']):
+        raise CheckpointError("%s: checkpoint entry 'categories' must hold names (strings)"
+                              % path)
+    bad = [key for key, value in payload['state_dict'].items()
+           if not (isinstance(key, str) and isinstance(value, torch.Tensor))]
+    if bad:
+        raise CheckpointError('%s: checkpoint state_dict entry %r is not a named tensor'
+                              % (path, bad[0]))
+
+
+# Entry -> (accepted types, what the error says).
+_ENTRY_TYPES = {
+    'config': (dict, 'a dict'),
+    'categories': ((list, tuple), 'a list of category names'),
+    'state_dict': (dict, 'a dict of tensors'),
+    'metadata': (dict, 'a dict'),
+    'package_version': (str, 'a version string'),
+}

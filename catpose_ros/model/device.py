@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Torch device selection shared by training, the nodes and the command line."""
+"""Torch device and CPU thread settings shared by training, the nodes and the command line."""
 
 
 def resolve_device(device: str) -> str:
@@ -21,3 +21,24 @@ def resolve_device(device: str) -> str:
         return device
     import torch
     return 'cuda' if torch.cuda.is_available() else 'cpu'
+
+
+def configure_threads(threads: int) -> int:
+    """Give PyTorch `threads` intra-op CPU threads (0: keep its default); return the count.
+
+    Inference runs one frame at a time, so one inter-op thread is enough. On a small,
+    busy computer (2 cores shared with a camera driver, a segmenter, a planner) a single
+    intra-op thread is faster than two: every parallel operator ends at a barrier that
+    waits for a sibling thread the scheduler may have parked, and the encoder's fast path
+    runs many short operators (measured in docs/benchmark.md).
+    """
+    import torch
+    if threads < 0:
+        raise ValueError('threads must be >= 0 (0 = PyTorch default), got %d' % threads)
+    if threads:
+        torch.set_num_threads(int(threads))
+        try:
+            torch.set_num_interop_threads(1)
+        except RuntimeError:   # only settable before the first inter-op work; keep it
+            pass
+    return torch.get_num_threads()

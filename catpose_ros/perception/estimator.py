@@ -22,7 +22,7 @@ read the box size from the points in the estimated object frame.
 """
 
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 import time
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
@@ -30,14 +30,14 @@ import numpy as np
 import torch
 
 from catpose_ros.categories import Category, category_by_name, UnknownCategoryError
-from catpose_ros.geometry.backprojection import (depth_to_meters, MaskShapeError,
-                                                 points_centroid, points_from_depth,
+from catpose_ros.geometry.backprojection import (backproject, depth_to_meters,
+                                                 MaskShapeError, points_centroid,
                                                  resample_points, TooFewPointsError)
 from catpose_ros.geometry.camera import CameraIntrinsics
 from catpose_ros.geometry.rotation import matrix_to_quaternion_xyzw, rotation_6d_to_matrix
 from catpose_ros.geometry.size import estimate_size
 from catpose_ros.geometry.transforms import make_transform
-from catpose_ros.model.checkpoint import load_checkpoint
+from catpose_ros.model.checkpoint import CheckpointError, load_checkpoint
 from catpose_ros.model.pose_sampler import PoseSampler, SamplerConfig
 from catpose_ros.model.posenet import CatPoseNet
 from catpose_ros.perception.segmentation import Instance
@@ -45,10 +45,20 @@ from catpose_ros.perception.segmentation import Instance
 TIMING_KEYS = ('backproject', 'encode', 'sample', 'size', 'total')
 # Which head gives the pose: the guided diffusion sampler (the method) or the regression head.
 HEADS = ('diffusion', 'regression')
+# Skip reason of an object whose model output is not finite (callers log it as an error).
+NON_FINITE_OUTPUT = 'model output is not finite'
+
+
+class NonFiniteModelError(CheckpointError):
+    """Raised when a loaded model turns a plain probe cloud into NaN or inf."""
 
 
 class InvalidInitPoseError(ValueError):
     """Raised for a warm-start pose that is not a finite 4x4 rigid transform."""
+
+
+class InvalidCloudError(ValueError):
+    """Raised for an object's given cloud that is not a finite (M, 3) array."""
 
 
 @dataclass
@@ -76,11 +86,16 @@ class PoseEstimate:
 
 @dataclass
 class EstimationResult:
-    """Estimates of one frame, the instances left out and why, and stage timings (ms)."""
+    """Estimates of one frame, the instances left out and why, and stage timings (ms).
+
+    clouds holds, by instance id, the `num_points` points the network read for each
+    estimated object (for a debug point cloud).
+    """
 
     estimates: List[PoseEstimate]
     skipped: List[Tuple[int, str]] = field(default_factory=list)
     timings_ms: Dict[str, float] = field(default_factory=dict)
+    clouds: Dict[int, np.ndarray] = field(default_factory=dict)
 
 
 class PoseEstimator:
@@ -115,9 +130,54 @@ class PoseEstimator:
     def from_checkpoint(cls, path, device: Union[str, torch.device] = 'cpu',
                         sampler_config: Optional[SamplerConfig] = None,
                         seed: Optional[int] = None, **kwargs) -> 'PoseEstimator':
-        """Load a checkpoint (CheckpointError if it is unusable) and wrap it."""
-        model, _, _ = load_checkpoint(path, map_location=device)
-        return cls(model, sampler_config, device, seed, **kwargs)
+        """Load a checkpoint (CheckpointError if it is unusable) and wrap it.
+
+        Without a sampler_config, the sampler settings stored in the checkpoint (chosen on
+        the validation split when the model was exported) are used, else the defaults.
+        """
+        model, _, meta = load_checkpoint(path, map_location=device)
+        if sampler_config is None:
+            sampler_config = stored_sampler_config(meta, path)
+        estimator = cls(model, sampler_config, device, seed, **kwargs)
+        estimator.probe(str(path))
+        return estimator
+
+    def probe(self, source: str = 'the model') -> None:
+        """Run one plain cloud through the model; NonFiniteModelError if the output is not finite.
+
+        Catches what weight checks cannot (overflowing activations, a broken export) at load
+        time instead of as silently missing objects on every frame. Uses its own noise
+        generator, so the estimator's seeded results are unchanged.
+        """
+        grid = np.linspace(-0.04, 0.04, 16)
+        corners = np.stack(np.meshgrid(grid, grid, grid[:4], indexing='ij'), -1).reshape(-1, 3)
+        cloud = resample_points(corners + np.array([0.0, 0.0, 0.6]), self.num_points,
+                                np.random.default_rng(0)).astype(np.float32)
+        generator, rng = self.generator, self.rng
+        self.generator = torch.Generator(device=self.device).manual_seed(0)
+        self.rng = np.random.default_rng(0)
+        try:
+            estimate = self._estimate([cloud], [self.categories[0]], None, None, None, None, {})
+        finally:
+            self.generator, self.rng = generator, rng
+        reason = _non_finite(estimate[0])
+        if reason is not None:
+            raise NonFiniteModelError('%s gives a non-finite %s for a plain test cloud; the '
+                                      'weights are broken' % (source, reason))
+
+    def override_sampler(self, **changes) -> SamplerConfig:
+        """Replace some sampler settings (e.g. method, steps) and keep the others."""
+        if changes:
+            self.sampler_config = replace(self.sampler_config, **changes)
+            self.sampler = PoseSampler(self.model.sde, self.sampler_config)
+        return self.sampler_config
+
+    def reconfigure(self, sampler_config: SamplerConfig, min_points: int, min_depth: float,
+                    max_depth: float) -> None:
+        """Change the sampler and the depth / mask limits of a loaded model (live tuning)."""
+        sampler = PoseSampler(self.model.sde, sampler_config)
+        self.sampler_config, self.sampler = sampler_config, sampler
+        self.min_points, self.min_depth, self.max_depth = min_points, min_depth, max_depth
 
     def category(self, name: str) -> Category:
         """Return the category, UnknownCategoryError if the model was not trained on it."""
@@ -146,41 +206,73 @@ class PoseEstimator:
         Depth is raw (integers times depth_scale) or metres (floats). Only frame-level
         errors raise (a depth image that does not fit the intrinsics).
         """
+        started = time.perf_counter()
+        depth_m = depth_to_meters(depth, depth_scale)
+        if depth_m.shape != (intrinsics.height, intrinsics.width):
+            raise ValueError('depth shape %s does not match the intrinsics (%d x %d)'
+                             % (depth_m.shape, intrinsics.height, intrinsics.width))
+        clouds, skipped = backproject_instances(depth_m, intrinsics, instances,
+                                                self.min_depth, self.max_depth)
+        backproject_ms = 1000.0 * (time.perf_counter() - started)
+        result = self.estimate_from_clouds(
+            [i for i in instances if i.instance_id in clouds], clouds, init_poses)
+        order = {instance.instance_id: i for i, instance in enumerate(instances)}
+        result.skipped = sorted(skipped + result.skipped, key=lambda s: order.get(s[0], 0))
+        result.timings_ms['backproject'] = backproject_ms
+        result.timings_ms['total'] += backproject_ms
+        return result
+
+    def estimate_from_clouds(self, instances: Sequence[Instance],
+                             clouds: Dict[int, np.ndarray],
+                             init_poses: Optional[Dict[int, np.ndarray]] = None
+                             ) -> EstimationResult:
+        """Estimate instances from their back-projected points (instance id -> (M, 3)).
+
+        This is estimate_from_depth after back-projection, for a caller that already has
+        the points (the frame pipeline back-projects each mask once for tracking and
+        estimation). Instances without a cloud are skipped; `backproject` stays 0.
+        """
         timings = dict.fromkeys(TIMING_KEYS, 0.0)
         init_poses = init_poses or {}
         with _timed(timings, 'total'):
-            with _timed(timings, 'backproject'):
-                kept, skipped = self._backproject(depth, intrinsics, instances, depth_scale,
-                                                  init_poses)
+            kept, skipped = self._resample(instances, clouds, init_poses)
             estimates = self._estimate(
                 [k[1] for k in kept], [k[0].category for k in kept],
                 [init_poses.get(k[0].instance_id) for k in kept],
                 [k[0].instance_id for k in kept], [k[0].score for k in kept],
                 [k[2] for k in kept], timings) if kept else []
-        return EstimationResult(estimates, skipped, timings)
+        finite = []
+        for estimate in estimates:
+            reason = _non_finite(estimate)
+            if reason is None:
+                finite.append(estimate)
+            else:
+                skipped.append((estimate.instance_id, '%s (%s)' % (NON_FINITE_OUTPUT, reason)))
+        published = {estimate.instance_id for estimate in finite}
+        clouds_used = {k[0].instance_id: k[1] for k in kept if k[0].instance_id in published}
+        return EstimationResult(finite, skipped, timings, clouds_used)
 
-    def _backproject(self, depth: np.ndarray, intrinsics: CameraIntrinsics,
-                     instances: Sequence[Instance], depth_scale: float,
-                     init_poses: Dict[int, np.ndarray]):
-        """Return ([(instance, points, num_valid)], [(instance_id, reason)])."""
-        depth_m = depth_to_meters(depth, depth_scale)
-        if depth_m.shape != (intrinsics.height, intrinsics.width):
-            raise ValueError('depth shape %s does not match the intrinsics (%d x %d)'
-                             % (depth_m.shape, intrinsics.height, intrinsics.width))
+    def _resample(self, instances: Sequence[Instance], clouds: Dict[int, np.ndarray],
+                  init_poses: Dict[int, np.ndarray]):
+        """Return ([(instance, num_points points, num_valid)], [(instance_id, reason)])."""
         kept, skipped = [], []
         for instance in instances:
+            points = clouds.get(instance.instance_id)
             try:
                 self.category(instance.category)
                 _check_init_pose(init_poses.get(instance.instance_id))
-                points, num_valid = points_from_depth(
-                    depth_m, instance.mask, intrinsics, self.num_points, self.min_points,
-                    1.0, self.min_depth, self.max_depth, self.rng)
+                if points is None:
+                    raise TooFewPointsError(0, max(self.min_points, 1))
+                points = _checked_cloud(points)
+                if len(points) < max(self.min_points, 1):
+                    raise TooFewPointsError(len(points), max(self.min_points, 1))
             except UnknownCategoryError as error:
                 skipped.append((instance.instance_id, str(error.args[0])))
-            except (TooFewPointsError, MaskShapeError, InvalidInitPoseError) as error:
+            except (TooFewPointsError, InvalidInitPoseError, InvalidCloudError) as error:
                 skipped.append((instance.instance_id, str(error)))
             else:
-                kept.append((instance, points, num_valid))
+                kept.append((instance, resample_points(points, self.num_points, self.rng),
+                             len(points)))
         return kept, skipped
 
     def _estimate(self, points, categories, init_poses, instance_ids, scores, num_valid,
@@ -211,7 +303,8 @@ class PoseEstimator:
             rotations = rotation_6d_to_matrix(poses[:, :6]).double().cpu().numpy()
             translations = (poses[:, 6:] + centroid).double().cpu().numpy()
             covariance = None if covariance is None else covariance.double().cpu().numpy()
-        with _timed(timings, 'size'):
+        with _timed(timings, 'size'), np.errstate(invalid='ignore', over='ignore'):
+            # A broken model's NaN poses are reported by _non_finite, not as warnings here.
             sizes = [estimate_size(clouds[i], rotations[i], translations[i],
                                    kinds[i].symmetric_about_y) for i in range(count)]
         return [PoseEstimate(
@@ -247,14 +340,73 @@ class PoseEstimator:
     def _init_vectors(self, init_poses: Sequence[Optional[np.ndarray]],
                       centroid: torch.Tensor):
         """Return (warm (B,) bool, init (B, 9) or None): [R[:, 0], R[:, 1], t - centroid]."""
-        warm = torch.tensor([p is not None for p in init_poses], device=self.device)
-        if not bool(warm.any()):
+        flags = [p is not None for p in init_poses]
+        warm = torch.tensor(flags, device=self.device)
+        if not any(flags):        # decided on the host: no wait for the device
             return warm, None
         poses = np.stack([np.eye(4) if p is None else np.asarray(p, np.float64)
                           for p in init_poses])
         poses = torch.as_tensor(poses, dtype=centroid.dtype, device=self.device)
         init = torch.cat((poses[:, :3, 0], poses[:, :3, 1], poses[:, :3, 3] - centroid), -1)
         return warm, init
+
+
+def _non_finite(estimate: PoseEstimate) -> Optional[str]:
+    """Name what is not finite in an estimate; a bad covariance alone becomes unknown."""
+    for name in ('rotation', 'translation', 'size'):
+        if not np.all(np.isfinite(getattr(estimate, name))):
+            return name
+    if estimate.covariance is not None and not np.all(np.isfinite(estimate.covariance)):
+        estimate.covariance = None
+    return None
+
+
+def stored_sampler_config(meta: Dict, path='checkpoint') -> SamplerConfig:
+    """Return the sampler settings a checkpoint carries, or the defaults if it has none."""
+    stored = meta.get('extra', {}).get('sampler')
+    if stored is None:
+        return SamplerConfig()
+    try:
+        return SamplerConfig.from_dict(dict(stored))
+    except (TypeError, ValueError) as error:
+        raise CheckpointError('%s: invalid stored sampler settings: %s' % (path, error)) \
+            from error
+
+
+def backproject_instances(depth_m: np.ndarray, intrinsics: CameraIntrinsics,
+                          instances: Sequence[Instance], min_depth: float = 0.1,
+                          max_depth: float = 4.0
+                          ) -> Tuple[Dict[int, np.ndarray], List[Tuple[int, str]]]:
+    """Back-project every instance's valid masked depth (metres) once.
+
+    Returns {instance id: points (M, 3)} and (instance id, reason) for masks whose shape
+    does not match the depth image.
+    """
+    clouds, skipped = {}, []
+    for instance in instances:
+        try:
+            clouds[instance.instance_id] = backproject(depth_m, instance.mask, intrinsics,
+                                                       min_depth, max_depth)
+        except MaskShapeError as error:
+            skipped.append((instance.instance_id, str(error)))
+    return clouds, skipped
+
+
+def _checked_cloud(points) -> np.ndarray:
+    """Return a given per-object cloud as an array; InvalidCloudError if it is not (M, 3) finite.
+
+    Clouds from backproject_instances always pass; a caller of estimate_from_clouds with
+    its own clouds gets a skip for that object instead of a failed frame.
+    """
+    points = np.asarray(points)
+    if not np.issubdtype(points.dtype, np.number) or np.iscomplexobj(points):
+        raise InvalidCloudError('cloud must be a real numeric array, got dtype %s'
+                                % points.dtype)
+    if points.ndim != 2 or points.shape[1] != 3:
+        raise InvalidCloudError('cloud must be an (M, 3) array, got shape %s' % (points.shape,))
+    if not np.isfinite(points).all():
+        raise InvalidCloudError('cloud has non-finite points')
+    return points
 
 
 def _check_init_pose(pose: Optional[np.ndarray]):

@@ -18,16 +18,20 @@ This is the whole perception step without any ROS type: the pose node, the offli
 processor and `catpose demo` all call `FramePipeline.process`.
 In tracking mode each matched object warm-starts from its track's last pose; new, lost and
 jumped objects are estimated cold; all of them go through the sampler in one batch.
+For objects symmetric about y (and mugs whose handle does not show) the published turn about
+y is the one closest to the track's previous rotation, so their frames do not spin.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from catpose_ros.geometry.camera import CameraIntrinsics
-from catpose_ros.perception.estimator import PoseEstimate, PoseEstimator
+from catpose_ros.geometry.symmetry import canonical_about_y, closest_about_y, handle_visible
+from catpose_ros.perception.estimator import (backproject_instances, PoseEstimate,
+                                              PoseEstimator)
 from catpose_ros.perception.segmentation import Instance
 from catpose_ros.perception.tracking import MultiObjectTracker, TrackingConfig
 
@@ -46,7 +50,7 @@ class FrameResult:
     """Everything one frame produced: tracked poses, skipped objects, stage latencies.
 
     latency_ms: associate, estimate (with its parts backproject, encode, sample, size),
-    track_update and frame_total.
+    track_update and frame_total. clouds: by instance id, the points the network read.
     """
 
     stamp_ns: int
@@ -55,17 +59,30 @@ class FrameResult:
     latency_ms: Dict[str, float] = field(default_factory=dict)
     tracks_reset: bool = False
     jumps: List[int] = field(default_factory=list)
+    clouds: Dict[int, np.ndarray] = field(default_factory=dict)
 
 
 class FramePipeline:
-    """Associate, estimate (one batch) and update tracks for each incoming frame."""
+    """Associate, estimate (one batch) and update tracks for each incoming frame.
+
+    Each mask is back-projected once per frame; the tracker reads the points' centroid and
+    the estimator resamples the same points. The depth range defaults to the estimator's
+    and must agree with it.
+    """
 
     def __init__(self, estimator: PoseEstimator, tracking: Optional[TrackingConfig] = None,
-                 min_depth: float = 0.1, max_depth: float = 4.0):
+                 min_depth: Optional[float] = None, max_depth: Optional[float] = None):
         self.estimator = estimator
         self.tracker = MultiObjectTracker(tracking or TrackingConfig())
-        self.min_depth = min_depth
-        self.max_depth = max_depth
+        own = (getattr(estimator, 'min_depth', None), getattr(estimator, 'max_depth', None))
+        self.min_depth = own[0] if min_depth is None else min_depth
+        self.max_depth = own[1] if max_depth is None else max_depth
+        if None in (self.min_depth, self.max_depth):
+            raise ValueError('give min_depth and max_depth (the estimator has none)')
+        if None not in own and own != (self.min_depth, self.max_depth):
+            raise ValueError("depth range %s differs from the estimator's %s: one "
+                             'back-projection serves both' % ((self.min_depth,
+                                                               self.max_depth), own))
 
     def reset(self) -> None:
         """Forget every track (the next frame is estimated cold)."""
@@ -79,21 +96,30 @@ class FramePipeline:
         """
         result = FrameResult(int(stamp_ns))
         started = time.perf_counter()
-        observations, skipped = self.tracker.observe(depth_m, intrinsics, instances,
-                                                     self.min_depth, self.max_depth)
-        result.skipped.extend(skipped)
+        _check_depth(depth_m, intrinsics)
+        clouds, skipped = backproject_instances(depth_m, intrinsics, instances,
+                                                self.min_depth, self.max_depth)
+        backproject_ms = _ms_since(started)
+        associate_started = time.perf_counter()
+        observations, too_few = self.tracker.observe_clouds(instances, clouds)
+        result.skipped.extend(skipped + too_few)
         plan = self.tracker.plan(result.stamp_ns, observations)
         result.tracks_reset = bool(plan.reset)
-        result.latency_ms['associate'] = _ms_since(started)
-        estimation = self.estimator.estimate_from_depth(
-            depth_m, intrinsics, [o.instance for o in plan.observations], depth_scale=1.0,
-            init_poses=plan.init_poses)
+        result.latency_ms['associate'] = _ms_since(associate_started)
+        estimation = self.estimator.estimate_from_clouds(
+            [o.instance for o in plan.observations], clouds, init_poses=plan.init_poses)
         result.skipped.extend(estimation.skipped)
+        result.clouds = estimation.clouds
         result.latency_ms.update({'estimate' if stage == 'total' else stage: ms
                                   for stage, ms in estimation.timings_ms.items()})
+        result.latency_ms['backproject'] = backproject_ms
+        result.latency_ms['estimate'] = result.latency_ms.get('estimate', 0.0) + backproject_ms
         update_started = time.perf_counter()
         index_of = {o.instance.instance_id: i for i, o in enumerate(plan.observations)}
         by_index = {index_of[e.instance_id]: e for e in estimation.estimates}
+        for index, estimate in by_index.items():
+            by_index[index] = self._resolve_symmetry(
+                estimate, plan.assignments[index].track_id, clouds[estimate.instance_id])
         update = self.tracker.update(result.stamp_ns, plan, {
             index: (e.rotation, e.translation, e.size) for index, e in by_index.items()})
         result.jumps = [jump.track_id for jump in update.jumps]
@@ -106,6 +132,36 @@ class FramePipeline:
         result.latency_ms['track_update'] = _ms_since(update_started)
         result.latency_ms['frame_total'] = _ms_since(started)
         return result
+
+    def _resolve_symmetry(self, estimate: PoseEstimate, track_id: int,
+                          cloud: np.ndarray) -> PoseEstimate:
+        """Turn a symmetric object's estimate about y to the track's previous rotation.
+
+        A new track of a body of revolution gets the canonical turn (x towards the camera);
+        a mug without a visible handle keeps the network's turn until it has a history.
+        """
+        config = self.tracker.config
+        category = estimate.category
+        if not config.stable_symmetric_rotation:
+            return estimate
+        previous = self.tracker.previous_rotation(track_id)
+        if category in config.handle_categories and category not in \
+                config.y_symmetric_categories:
+            if previous is None or handle_visible(cloud, estimate.rotation):
+                return estimate
+        elif category not in config.y_symmetric_categories:
+            return estimate
+        rotation = None if previous is None else closest_about_y(estimate.rotation, previous)
+        if rotation is None:
+            rotation = canonical_about_y(estimate.rotation, estimate.translation)
+        return replace(estimate, rotation=rotation)
+
+
+def _check_depth(depth_m: np.ndarray, intrinsics: CameraIntrinsics) -> None:
+    """Fail on a depth image that does not fit the intrinsics (a frame-level error)."""
+    if np.shape(depth_m) != (intrinsics.height, intrinsics.width):
+        raise ValueError('depth shape %s does not match the intrinsics (%d x %d)'
+                         % (np.shape(depth_m), intrinsics.height, intrinsics.width))
 
 
 def _ms_since(start: float) -> float:

@@ -316,7 +316,8 @@ def load_maskrcnn_file(path: Union[str, os.PathLike]) -> MaskRCNNFile:
     if not path.is_file():
         raise FileNotFoundError(
             'Mask R-CNN weights file %s does not exist; train one (catpose '
-            'train-segmentation) or point the weights parameter at an existing file' % path)
+            'train-segmentation) or point segmentation.weights at an existing file (launch '
+            'argument segmentation_weights:=/path/to/file)' % path)
     try:
         content = torch.load(path, map_location='cpu', weights_only=True)
     except (RuntimeError, pickle.UnpicklingError, EOFError, ValueError,

@@ -56,6 +56,10 @@ def _y_symmetric_nocs_categories() -> Tuple[str, ...]:
     return tuple(c.name for c in NOCS_CATEGORIES if c.symmetric_about_y)
 
 
+def _handle_nocs_categories() -> Tuple[str, ...]:
+    return tuple(c.name for c in NOCS_CATEGORIES if c.symmetric_unless_handle_visible)
+
+
 @dataclass
 class TrackingConfig:
     """Tracking parameters (the pose node's tracking parameters map onto these).
@@ -67,6 +71,9 @@ class TrackingConfig:
     admissible pairs the cost (distance / gate + 1 - IoU) picks the closest, most overlapping.
     An instance needs `min_points` valid depth points to become an observation. Rotation
     jumps of categories in `y_symmetric_categories` ignore rotation about the object y axis.
+    With `stable_symmetric_rotation`, the pipeline publishes for those categories (and for
+    `handle_categories` while no handle shows) the turn about y nearest the track's previous
+    rotation, and on a new track the canonical one (geometry/symmetry.py).
     """
 
     warm_start: bool = True
@@ -79,6 +86,8 @@ class TrackingConfig:
     min_points: int = 1
     y_symmetric_categories: Tuple[str, ...] = field(
         default_factory=_y_symmetric_nocs_categories)
+    handle_categories: Tuple[str, ...] = field(default_factory=_handle_nocs_categories)
+    stable_symmetric_rotation: bool = True
 
     def __post_init__(self):
         if int(self.lost_after_frames) < 1:
@@ -275,6 +284,11 @@ class MultiObjectTracker:
         """Return the live track with this id (KeyError when deleted or never made)."""
         return self._tracks[track_id]
 
+    def previous_rotation(self, track_id: int) -> Optional[np.ndarray]:
+        """Rotation of a live track's last pose, or None for a new (or deleted) track."""
+        track = self._tracks.get(track_id)
+        return None if track is None else track.rotation.copy()
+
     def reset(self) -> None:
         """Forget every track (the ~/reset service); ids keep counting up."""
         self._tracks.clear()
@@ -289,9 +303,22 @@ class MultiObjectTracker:
 
         Returns the observations and (instance id, reason) for instances left out.
         """
+        clouds = {instance.instance_id: backproject(depth_m, instance.mask, intrinsics,
+                                                    min_depth, max_depth)
+                  for instance in instances}
+        return self.observe_clouds(instances, clouds)
+
+    def observe_clouds(self, instances: Sequence[Instance], clouds: Mapping[int, np.ndarray]
+                       ) -> Tuple[List[Observation], List[Tuple[int, str]]]:
+        """Like observe, from points already back-projected (instance id -> (M, 3)).
+
+        Instances without a cloud are left out without a reason (their caller gave one).
+        """
         observations, skipped = [], []
         for instance in instances:
-            points = backproject(depth_m, instance.mask, intrinsics, min_depth, max_depth)
+            points = clouds.get(instance.instance_id)
+            if points is None:
+                continue
             if len(points) < self.config.min_points:
                 skipped.append((instance.instance_id, '%d valid depth points, tracking needs %d'
                                 % (len(points), self.config.min_points)))

@@ -23,10 +23,13 @@ and the ground-truth poses as a Detection3DArray.
 """
 
 from collections import deque
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 import logging
 from pathlib import Path
+import shutil
+import tempfile
 from typing import Any, Deque, Dict, Iterable, Iterator, List, Optional, Tuple
 
 import numpy as np
@@ -34,53 +37,28 @@ import numpy as np
 from catpose_ros.data.frame import Frame
 from catpose_ros.geometry.camera import CameraIntrinsics
 from catpose_ros.ros import conversions as conv
+from catpose_ros.ros.bag_layout import BagTopics, STORAGES, SyntheticTopics  # noqa: F401
 from catpose_ros.ros.messages import make_typestore, RosbagsFactory
 
 LOGGER = logging.getLogger(__name__)
 
-STORAGES = ('mcap', 'sqlite3')
 DEFAULT_FRAME_ID = 'camera_color_optical_frame'
 # 2023-11-14T22:13:20Z: a fixed, non-zero start keeps synthetic bags reproducible and avoids
 # the all-zero stamps that time synchronisers and TF treat as "no time".
 DEFAULT_START_NS = 1_700_000_000 * 1_000_000_000
 
 
+# custom_data key of bags this package writes: 'complete', or 'partial: <reason>'.
+STATUS_KEY = 'catpose_ros.status'
+PARTIAL_SUFFIX = '.partial'
+
+
 class BagTopicError(ValueError):
     """Raised when a requested topic is not in the bag."""
 
 
-@dataclass
-class BagTopics:
-    """Input topics of one bag; depth and camera_info are required, the rest optional."""
-
-    depth: str = '/camera/depth/image_rect_raw'
-    camera_info: str = '/camera/depth/camera_info'
-    rgb: Optional[str] = None
-    instances: Optional[str] = None
-    detections2d: Optional[str] = None
-
-    def roles(self) -> Dict[str, str]:
-        """Return {role: topic} of the topics that are set."""
-        names = ('depth', 'camera_info', 'rgb', 'instances', 'detections2d')
-        return {name: getattr(self, name) for name in names if getattr(self, name)}
-
-
-@dataclass
-class SyntheticTopics:
-    """Topics that `sequence_to_bag` writes (RealSense-like camera names)."""
-
-    color: str = '/camera/color/image_raw'
-    color_info: str = '/camera/color/camera_info'
-    depth: str = '/camera/depth/image_rect_raw'
-    depth_info: str = '/camera/depth/camera_info'
-    instances: str = '/catpose/catpose_segmentation/instances'
-    detections2d: str = '/catpose/catpose_segmentation/detections'
-    ground_truth: str = '/catpose/ground_truth'
-
-    def reader_topics(self) -> BagTopics:
-        """Return the BagTopics that read a bag written with these topics back."""
-        return BagTopics(depth=self.depth, camera_info=self.depth_info, rgb=self.color,
-                         instances=self.instances, detections2d=self.detections2d)
+class BagOutputError(RuntimeError):
+    """Raised when writing an output bag failed; says what became of the partial output."""
 
 
 @dataclass
@@ -252,6 +230,57 @@ class BagFrameReader:
                            log_time_ns=log_time)
 
 
+def _refuse_existing(path: Path) -> None:
+    if path.exists():
+        raise FileExistsError('%s already exists; rosbag2 output is never overwritten, '
+                              'choose a new path or remove it' % (path,))
+
+
+def _describe(error: BaseException) -> str:
+    """Return 'Type: message' of an error on one line."""
+    text = ' '.join(str(error).split())
+    return '%s: %s' % (type(error).__name__, text) if text else type(error).__name__
+
+
+@contextmanager
+def staged_bag_output(out_path: Path, keep_partial: bool = False) -> Iterator[Path]:
+    """Yield a temporary bag path beside out_path; rename it to out_path on success.
+
+    A failure never leaves a complete-looking bag at out_path: the partial bag is removed,
+    or with keep_partial moved to '<out_path>.partial' (its metadata custom_data says
+    'partial: <reason>', see BagWriterHelper). The error is re-raised as BagOutputError
+    saying which of the two happened; KeyboardInterrupt is re-raised as it is.
+    """
+    out_path = Path(out_path)
+    _refuse_existing(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix='.%s.' % out_path.name, suffix='.tmp',
+                                    dir=out_path.parent))
+    staged = staging / out_path.name
+    try:
+        yield staged
+        _refuse_existing(out_path)
+        staged.rename(out_path)
+    except BaseException as error:
+        outcome = _discard_partial(staged, out_path, keep_partial)
+        if not isinstance(error, Exception):
+            raise
+        raise BagOutputError('%s; %s' % (_describe(error), outcome)) from error
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _discard_partial(staged: Path, out_path: Path, keep_partial: bool) -> str:
+    """Remove or set aside a partial bag; return what was done, for the error message."""
+    if not staged.exists():
+        return 'no output written'
+    kept = out_path.with_name(out_path.name + PARTIAL_SUFFIX)
+    if keep_partial and not kept.exists():
+        staged.rename(kept)
+        return 'partial output kept at %s (marked partial in its metadata)' % kept
+    return 'partial output removed'
+
+
 def bag_topics(path: Path, distro: str = 'jazzy') -> Dict[str, Tuple[str, int]]:
     """Return {topic: (message type, message count)} of a bag."""
     from rosbags.highlevel import AnyReader
@@ -280,9 +309,7 @@ class BagWriterHelper:
     def __init__(self, path: Path, distro: str = 'jazzy', storage: str = 'mcap'):
         from rosbags.rosbag2 import Writer
         self.path = Path(path)
-        if self.path.exists():
-            raise FileExistsError('%s already exists; rosbag2 output is never overwritten, '
-                                  'choose a new path or remove it' % (self.path,))
+        _refuse_existing(self.path)
         self.factory = RosbagsFactory(distro)
         self._writer = Writer(self.path, version=9, storage_plugin=_storage_plugin(storage))
         self._connections: Dict[str, Any] = {}
@@ -292,8 +319,17 @@ class BagWriterHelper:
         self._writer.open()
         return self
 
-    def __exit__(self, *exc_info) -> None:
-        self._writer.close()
+    def __exit__(self, exc_type, exc_value, traceback) -> None:
+        """Close the bag, marking it in custom_data as complete or partial (with the reason)."""
+        if exc_type is None:
+            self._writer.set_custom_data(STATUS_KEY, 'complete')
+            self._writer.close()
+            return
+        self._writer.set_custom_data(STATUS_KEY, 'partial: %s' % _describe(exc_value))
+        try:
+            self._writer.close()
+        except Exception as error:  # the original error is the one to report
+            LOGGER.debug('closing the partial bag %s failed: %s', self.path, error)
 
     def write(self, topic: str, message: Any, stamp_ns: Optional[int] = None) -> None:
         """Serialise message with this distro's typestore and append it to topic."""
@@ -326,8 +362,10 @@ def _frame_detections(frame: Frame) -> List[conv.Detection2DRecord]:
 
 
 def _ground_truth(frame: Frame) -> List[conv.ObjectPose]:
-    return [conv.ObjectPose(track_id=obj.instance_id, category=obj.category, score=1.0,
-                            rotation=obj.rotation, translation=obj.translation, size=obj.size)
+    """Ground-truth poses; the hypothesis score carries the handle visibility (1 or 0)."""
+    return [conv.ObjectPose(track_id=obj.instance_id, category=obj.category,
+                            score=1.0 if obj.handle_visible else 0.0, rotation=obj.rotation,
+                            translation=obj.translation, size=obj.size)
             for obj in frame.objects]
 
 

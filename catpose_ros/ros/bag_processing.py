@@ -18,7 +18,9 @@
 label images from the bag, or Mask R-CNN on the RGB topic), runs `PoseNodeCore` with
 tracking exactly as the live node does, and writes a new rosbag2 with the node's output
 topics and types. When the input carries ground-truth poses (Detection3DArray on
-/catpose/ground_truth, as the synthetic data engine writes them) the summary adds accuracy.
+/catpose/ground_truth, as the synthetic data engine writes them) the summary adds accuracy,
+computed by `catpose_ros.evaluation`: per-object errors of estimates paired with the nearest
+ground truth of their category, and NOCS mAP.
 """
 
 from collections import Counter
@@ -29,10 +31,9 @@ from typing import Any, Dict, List, Mapping, Optional, Union
 
 import numpy as np
 
-from catpose_ros.categories import category_by_name, UnknownCategoryError
 from catpose_ros.ros import conversions as conv
-from catpose_ros.ros.bag_io import (bag_topics, BagFrameReader, BagTopics, BagWriterHelper,
-                                    SyntheticTopics)
+from catpose_ros.ros.bag_io import (bag_topics, BagFrameReader, BagTopicError, BagTopics,
+                                    BagWriterHelper, staged_bag_output, SyntheticTopics)
 from catpose_ros.ros.messages import make_typestore
 from catpose_ros.ros.params import CatposeParams
 from catpose_ros.ros.pose_pipeline import PoseNodeCore, PoseOutputs
@@ -61,7 +62,8 @@ class BagProcessingSummary:
     """What `process_bag` did: frame counts, per-stage latency and, with ground truth, accuracy.
 
     latency_ms maps stage -> {mean, median, p95, max} over processed frames. accuracy maps
-    category (and 'all') -> the `PoseErrors.summary()` figures plus 'matched' and 'missed'.
+    category (and 'all') -> the `PoseErrors.summary()` figures plus 'matched' and 'missed';
+    nocs_map holds the NOCS mAP (percent, `NocsMap.as_dict()`).
     """
 
     in_path: Path
@@ -74,6 +76,7 @@ class BagProcessingSummary:
     skip_reasons: Counter = field(default_factory=Counter)
     latency_ms: Dict[str, Dict[str, float]] = field(default_factory=dict)
     accuracy: Optional[Dict[str, Dict[str, float]]] = None
+    nocs_map: Optional[Dict[str, Any]] = None
     topic_counts: Dict[str, int] = field(default_factory=dict)
 
     def to_text(self) -> str:
@@ -95,6 +98,10 @@ class BagProcessingSummary:
                 name, a['matched'], a['missed'], a['median_rotation_deg'],
                 a['median_translation_cm'], a['5deg2cm'], a['10deg5cm'])
                 for name, a in self.accuracy.items()]
+        if self.nocs_map:
+            lines.append('NOCS mAP (percent): ' + ', '.join(
+                '%s %s' % (key, '-' if value is None else '%.1f' % value)
+                for key, value in self.nocs_map['mAP'].items()))
         return '\n'.join(lines)
 
 
@@ -103,7 +110,8 @@ def process_bag(in_path: Union[str, Path], out_path: Union[str, Path],
                 segmentation_source: str = 'bag', progress: bool = True,
                 topics: Optional[BagTopics] = None, distro: str = 'jazzy',
                 storage: str = 'mcap', share_dir: Optional[str] = None,
-                pose_core: Optional[PoseNodeCore] = None) -> BagProcessingSummary:
+                pose_core: Optional[PoseNodeCore] = None,
+                keep_partial: bool = False) -> BagProcessingSummary:
     """Run segmentation + pose estimation + tracking over a rosbag2; write the outputs.
 
     Args:
@@ -121,9 +129,16 @@ def process_bag(in_path: Union[str, Path], out_path: Union[str, Path],
         storage: 'mcap' or 'sqlite3' for the output bag.
         share_dir: where models/ is looked up when model.checkpoint is empty.
         pose_core: an already built PoseNodeCore (e.g. to share a loaded model).
+        keep_partial: on failure keep what was written as OUT.partial (marked partial in
+            its metadata) instead of removing it. The output is written under a temporary
+            name and renamed to out_path only when the whole bag was processed.
 
     Returns:
         A BagProcessingSummary (frames, latency per stage, accuracy with ground truth).
+
+    Raises:
+        BagTopicError: a requested topic is missing (nothing is written).
+        BagOutputError: reading or processing failed part-way; no bag is left at out_path.
     """
     if segmentation_source not in SEGMENTATION_SOURCES:
         raise ValueError('segmentation_source must be one of %s, got %r'
@@ -132,13 +147,15 @@ def process_bag(in_path: Union[str, Path], out_path: Union[str, Path],
         params = CatposeParams.from_dict(dict(params or {}))
     in_path, out_path = Path(in_path), Path(out_path)
     topics = topics or SyntheticTopics().reader_topics()
-    reader = BagFrameReader(in_path, _reader_topics(topics, segmentation_source),
-                            slop_s=params.sync.slop, depth_scale=params.depth.scale,
-                            distro=distro)
+    reader_topics = _reader_topics(topics, segmentation_source)
+    _check_topics(in_path, reader_topics, distro)
+    reader = BagFrameReader(in_path, reader_topics, slop_s=params.sync.slop,
+                            depth_scale=params.depth.scale, distro=distro)
     ground_truth = _read_ground_truth(in_path, distro)
     summary = BagProcessingSummary(in_path, out_path)
     recorder = _Recorder(ground_truth)
-    with BagWriterHelper(out_path, distro=distro, storage=storage) as bag:
+    with staged_bag_output(out_path, keep_partial) as staged, \
+            BagWriterHelper(staged, distro=distro, storage=storage) as bag:
         core = pose_core or PoseNodeCore.from_params(params, bag.factory, share_dir)
         core.factory = bag.factory
         segmentation = None
@@ -153,7 +170,9 @@ def process_bag(in_path: Union[str, Path], out_path: Union[str, Path],
             recorder.add(outputs)
     summary.frames_unsynchronised = reader.dropped
     summary.latency_ms = recorder.latency_summary()
-    summary.accuracy = recorder.accuracy() if ground_truth else None
+    if ground_truth:
+        summary.accuracy = recorder.accuracy()
+        summary.nocs_map = recorder.nocs_map()
     summary.topic_counts = dict(bag.counts)
     return summary
 
@@ -167,6 +186,15 @@ def _reader_topics(topics: BagTopics, segmentation_source: str) -> BagTopics:
         raise ValueError("segmentation_source 'bag' needs instances and detections2d topics")
     return BagTopics(depth=topics.depth, camera_info=topics.camera_info,
                      instances=topics.instances, detections2d=topics.detections2d)
+
+
+def _check_topics(path: Path, topics: BagTopics, distro: str) -> None:
+    """Raise BagTopicError before any output exists when a requested topic is missing."""
+    present = bag_topics(path, distro)
+    missing = sorted(set(topics.roles().values()) - set(present))
+    if missing:
+        raise BagTopicError('%s has no topic %s; it has: %s' % (
+            path, ', '.join(missing), ', '.join(sorted(present))))
 
 
 def _count(path: Path, topic: str, distro: str) -> Optional[int]:
@@ -231,11 +259,15 @@ def _read_ground_truth(path: Path, distro: str) -> Dict[int, List[conv.ObjectPos
     return result
 
 
-def _is_symmetric(category: str) -> bool:
-    try:
-        return category_by_name(category).symmetric_about_y
-    except UnknownCategoryError:
-        return False
+def _handle_visible(truth: conv.ObjectPose) -> bool:
+    """On the ground-truth topic the hypothesis score is the handle visibility (see bag_io)."""
+    return truth.score >= 0.5
+
+
+def _box(obj: conv.ObjectPose, score: float = 1.0, handle_visible: bool = True):
+    from catpose_ros.evaluation.nocs_map import PosedBox
+    return PosedBox(obj.category, obj.rotation, obj.translation, obj.size, score,
+                    handle_visible)
 
 
 class _Recorder:
@@ -246,6 +278,7 @@ class _Recorder:
         self.latencies: Dict[str, List[float]] = {}
         self.pairs: List[tuple] = []
         self.missed: Counter = Counter()
+        self.frame_results: List[Dict] = []
 
     def add(self, outputs: PoseOutputs) -> None:
         if not outputs.processed:
@@ -257,17 +290,20 @@ class _Recorder:
             self._match(truth, list(outputs.objects))
 
     def _match(self, truth: List[conv.ObjectPose], estimates: List[conv.ObjectPose]) -> None:
-        """Pair each ground-truth object with the nearest unused estimate of its category."""
-        for gt in truth:
-            candidates = [e for e in estimates if e.category == gt.category]
-            distances = [float(np.linalg.norm(e.translation - gt.translation))
-                         for e in candidates]
-            if not candidates or min(distances) > MATCH_DISTANCE_M:
-                self.missed[gt.category] += 1
-                continue
-            best = candidates[int(np.argmin(distances))]
-            estimates.remove(best)
-            self.pairs.append((gt, best))
+        """Pair ground truth with estimates (evaluation.metrics.pair_nearest); keep the frame."""
+        from catpose_ros.evaluation.metrics import pair_nearest
+        from catpose_ros.evaluation.nocs_map import frame_result
+        known = [e for e in estimates if _known_category(e.category)]
+        pairs, missed = pair_nearest(
+            [g.category for g in truth], np.array([g.translation for g in truth]),
+            [e.category for e in estimates], np.array([e.translation for e in estimates]),
+            MATCH_DISTANCE_M)
+        self.pairs.extend((truth[i], estimates[j]) for i, j in pairs)
+        self.missed.update(truth[i].category for i in missed)
+        self.frame_results.append(frame_result(
+            [_box(g, handle_visible=_handle_visible(g)) for g in truth
+             if _known_category(g.category)],
+            [_box(e, e.score) for e in known]))
 
     def latency_summary(self) -> Dict[str, Dict[str, float]]:
         return {stage: {'mean': float(np.mean(values)), 'median': float(np.median(values)),
@@ -275,7 +311,7 @@ class _Recorder:
                 for stage, values in self.latencies.items()}
 
     def accuracy(self) -> Dict[str, Dict[str, float]]:
-        from catpose_ros.evaluation.metrics import pose_errors
+        from catpose_ros.evaluation.metrics import pose_errors, symmetric_flags
         categories = sorted({gt.category for gt, _ in self.pairs} | set(self.missed))
         result = {}
         for name in categories + ['all']:
@@ -287,7 +323,8 @@ class _Recorder:
                     np.stack([e.translation for _, e in pairs]),
                     np.stack([g.rotation for g, _ in pairs]),
                     np.stack([g.translation for g, _ in pairs]),
-                    np.array([_is_symmetric(g.category) for g, _ in pairs]))
+                    symmetric_flags([g.category for g, _ in pairs],
+                                    [_handle_visible(g) for g, _ in pairs]))
                 figures = errors.summary()
             else:
                 figures = {key: math.nan for key in (
@@ -295,3 +332,12 @@ class _Recorder:
             figures.update(matched=len(pairs), missed=missed)
             result[name] = figures
         return result
+
+    def nocs_map(self) -> Dict[str, Any]:
+        from catpose_ros.evaluation.nocs_map import nocs_map
+        return nocs_map(self.frame_results).as_dict()
+
+
+def _known_category(category: str) -> bool:
+    from catpose_ros.categories import category_names
+    return category in category_names()

@@ -57,6 +57,11 @@ IMAGE_ENCODINGS: Dict[str, Tuple[np.dtype, int]] = {
     'bgra8': (np.dtype(np.uint8), 4),
 }
 DEPTH_ENCODINGS = ('16UC1', 'mono16', '32FC1')
+INT32_MIN, INT32_MAX = -2 ** 31, 2 ** 31 - 1
+# Detection2D ids are values of a mono16 instance label image; 0 is the background.
+MAX_INSTANCE_ID = 2 ** 16 - 1
+# How far R^T R may be from the identity before a rotation is refused for publishing.
+ROTATION_TOLERANCE = 1e-2
 
 # visualization_msgs/Marker constants.
 MARKER_ARROW, MARKER_CUBE, MARKER_LINE_LIST, MARKER_TEXT = 0, 1, 5, 9
@@ -84,9 +89,26 @@ def stamp_to_ns(stamp: Any) -> int:
     return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
 
 
+def check_stamp(stamp: Any, what: str = 'message') -> int:
+    """Return a stamp as nanoseconds; ConversionError unless it is a normalised Time.
+
+    builtin_interfaces/Time keeps nanosec in [0, 1e9); a stamp outside that (or beyond the
+    int32 seconds of the wire) would turn into an output stamp that no longer serialises.
+    """
+    sec, nanosec = int(stamp.sec), int(stamp.nanosec)
+    if not 0 <= nanosec < 1_000_000_000:
+        raise ConversionError('%s stamp has nanosec %d, outside [0, 1e9)' % (what, nanosec))
+    if not INT32_MIN <= sec <= INT32_MAX:
+        raise ConversionError('%s stamp has sec %d, outside int32' % (what, sec))
+    return stamp_to_ns(stamp)
+
+
 def ns_to_stamp(factory: MessageFactory, ns: int) -> Any:
     """Return integer nanoseconds as a builtin_interfaces/Time (nanosec in [0, 1e9))."""
     sec, nanosec = divmod(int(ns), 1_000_000_000)
+    if not INT32_MIN <= sec <= INT32_MAX:
+        raise ConversionError('%d ns is beyond the int32 seconds of builtin_interfaces/Time'
+                              % int(ns))
     return factory.make('builtin_interfaces/msg/Time', sec=sec, nanosec=nanosec)
 
 
@@ -189,15 +211,20 @@ def numpy_to_image(factory: MessageFactory, pixels: np.ndarray, encoding: str,
         is_bigendian=0, step=width * channels * dtype.itemsize, data=data.reshape(-1))
 
 
+def check_depth_encoding(msg: Any) -> None:
+    """Raise ConversionError unless msg has a one-channel depth encoding."""
+    if str(msg.encoding) not in DEPTH_ENCODINGS:
+        raise ConversionError('depth image encoding %r is not one of %s' % (
+            str(msg.encoding), ', '.join(DEPTH_ENCODINGS)))
+
+
 def depth_to_metres(msg: Any, depth_scale: float = DEFAULT_DEPTH_SCALE) -> np.ndarray:
     """Return a depth Image in metres as float32; invalid (0, NaN, inf, negative) -> 0.
 
     16UC1 / mono16 values are multiplied by depth_scale (0.001 for millimetres); 32FC1 is
     already in metres.
     """
-    if str(msg.encoding) not in DEPTH_ENCODINGS:
-        raise ConversionError('depth image encoding %r is not one of %s' % (
-            str(msg.encoding), ', '.join(DEPTH_ENCODINGS)))
+    check_depth_encoding(msg)
     depth = image_to_numpy(msg).astype(np.float32)
     if msg.encoding != '32FC1':
         depth *= np.float32(depth_scale)
@@ -261,12 +288,16 @@ def _make_pose(factory: MessageFactory, rotation: np.ndarray, translation: np.nd
 
 
 def _read_pose(pose: Any) -> Tuple[np.ndarray, np.ndarray]:
-    q = pose.orientation
+    q, p = pose.orientation, pose.position
     quaternion = np.array([q.x, q.y, q.z, q.w], dtype=np.float64)
-    if not np.linalg.norm(quaternion) > 0:
-        raise ConversionError('pose has a zero quaternion')
-    p = pose.position
-    return quaternion_xyzw_to_matrix(quaternion), np.array([p.x, p.y, p.z], dtype=np.float64)
+    position = np.array([p.x, p.y, p.z], dtype=np.float64)
+    if not (np.isfinite(quaternion).all() and np.isfinite(position).all()):
+        raise ConversionError('pose holds non-finite values')
+    with np.errstate(over='ignore'):
+        norm = np.linalg.norm(quaternion)
+    if not (np.isfinite(norm) and norm > 0):
+        raise ConversionError('pose has a zero or overflowing quaternion')
+    return quaternion_xyzw_to_matrix(quaternion / norm), position
 
 
 def _vector3(factory: MessageFactory, values: np.ndarray) -> Any:
@@ -288,26 +319,92 @@ class ObjectPose:
 
 
 def _covariance_values(covariance: Optional[np.ndarray]) -> np.ndarray:
-    if covariance is None:
+    """Return the 36 covariance values; a missing or non-finite one is sent as unknown."""
+    values = None if covariance is None else np.asarray(covariance, dtype=np.float64)
+    if values is not None and values.shape != (6, 6):
+        raise ConversionError('pose covariance must be 6x6, got %s' % (values.shape,))
+    if values is None or not np.isfinite(values).all():
         values = np.zeros(36)
         values[0] = UNKNOWN_COVARIANCE_MARK
         return values
-    covariance = np.asarray(covariance, dtype=np.float64)
-    if covariance.shape != (6, 6):
-        raise ConversionError('pose covariance must be 6x6, got %s' % (covariance.shape,))
-    return covariance.reshape(-1)
+    return values.reshape(-1)
+
+
+def _finite_array(value: Any, shape: Tuple[int, ...]) -> Optional[np.ndarray]:
+    """Return value as a float64 array of shape, or None when it is not finite or fits not."""
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    if array.shape != shape or not np.isfinite(array).all():
+        return None
+    return array
+
+
+def object_pose_problem(obj: ObjectPose) -> Optional[str]:
+    """Say why an object cannot be published (non-finite or improper pose), or None.
+
+    The rotation must be a proper rotation (R^T R = I within ROTATION_TOLERANCE, det > 0):
+    a zero, NaN or reflected matrix has no quaternion. Translation, size (>= 0) and score
+    must be finite; a bad covariance is not a problem (it is sent as unknown).
+    """
+    rotation = _finite_array(obj.rotation, (3, 3))
+    if rotation is None:
+        return 'rotation is not a finite 3x3 matrix'
+    with np.errstate(over='ignore', invalid='ignore'):
+        improper = not (np.abs(rotation.T @ rotation - np.eye(3)).max() <= ROTATION_TOLERANCE
+                        and np.linalg.det(rotation) > 0)
+    if improper:
+        return 'rotation is not a proper rotation (zero, scaled or reflected)'
+    if _finite_array(obj.translation, (3,)) is None:
+        return 'translation is not 3 finite numbers'
+    size = _finite_array(obj.size, (3,))
+    if size is None or (size < 0).any():
+        return 'size is not 3 finite, non-negative numbers'
+    try:
+        score, track_id = float(obj.score), int(obj.track_id)
+    except (TypeError, ValueError, OverflowError):
+        return 'score or track id is not a number'
+    if not np.isfinite(score):
+        return 'score %r is not finite' % score
+    if not INT32_MIN <= track_id <= INT32_MAX:
+        return 'track id %d does not fit a marker id (int32)' % track_id
+    return None
+
+
+def publishable_poses(poses: Iterable[ObjectPose]
+                      ) -> Tuple[List[ObjectPose], List[Tuple[int, str]]]:
+    """Split objects into those that can be published and (track id, reason) for the rest."""
+    kept, dropped = [], []
+    for obj in poses:
+        problem = object_pose_problem(obj)
+        if problem is None:
+            kept.append(obj)
+        else:
+            dropped.append((_safe_int(obj.track_id), problem))
+    return kept, dropped
+
+
+def _safe_int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError, OverflowError):
+        return -1
 
 
 def poses_to_detection3d_array(factory: MessageFactory, poses: Iterable[ObjectPose],
                                header: Any) -> Any:
-    """Return a vision_msgs/Detection3DArray with one Detection3D per object."""
+    """Return a vision_msgs/Detection3DArray with one Detection3D per publishable object.
+
+    Objects that `object_pose_problem` refuses are left out: nothing non-finite is sent.
+    """
     detections = []
-    for obj in poses:
+    for obj in publishable_poses(poses)[0]:
         pose = _make_pose(factory, obj.rotation, obj.translation)
         hypothesis = factory.make(
             'vision_msgs/msg/ObjectHypothesisWithPose',
             hypothesis=factory.make('vision_msgs/msg/ObjectHypothesis',
-                                    class_id=obj.category, score=obj.score),
+                                    class_id=obj.category, score=float(obj.score)),
             pose=factory.make('geometry_msgs/msg/PoseWithCovariance', pose=pose,
                               covariance=_covariance_values(obj.covariance)))
         detections.append(factory.make(
@@ -384,20 +481,78 @@ def detections_to_detection2d_array(factory: MessageFactory, detections: Iterabl
 
 
 def detection2d_array_to_records(msg: Any) -> List[Detection2DRecord]:
-    """Return the detections of a Detection2DArray whose ids are instance label values."""
-    records = []
-    for detection in msg.detections:
-        if not detection.results:
-            raise ConversionError('Detection2D %r has no hypothesis' % (str(detection.id),))
-        hypothesis = detection.results[0].hypothesis
-        bbox = detection.bbox
-        cx, cy = bbox.center.position.x, bbox.center.position.y
-        box = (int(round(cx - bbox.size_x / 2.0)), int(round(cy - bbox.size_y / 2.0)),
-               int(round(cx + bbox.size_x / 2.0)), int(round(cy + bbox.size_y / 2.0)))
-        records.append(Detection2DRecord(
-            instance_id=_parse_id(str(detection.id), 'Detection2D'),
-            category=str(hypothesis.class_id), score=float(hypothesis.score), box=box))
+    """Return the detections of a Detection2DArray whose ids are instance label values.
+
+    Strict: the first invalid detection raises ConversionError (see read_detection2d_array
+    for the per-object reading the pose node uses).
+    """
+    records, skipped = read_detection2d_array(msg)
+    if skipped:
+        raise ConversionError(skipped[0][1])
     return records
+
+
+def read_detection2d_array(msg: Any
+                           ) -> Tuple[List[Detection2DRecord], List[Tuple[int, str]]]:
+    """Return (valid records, [(instance id or 0, reason)]) of a Detection2DArray.
+
+    A detection is skipped, alone, when it has no hypothesis, an id that is not an instance
+    label value (an integer in 1..65535), a non-finite score or box. Ids used by more than
+    one detection are skipped for all of them: their pixels cannot be told apart.
+    """
+    parsed, skipped = [], []
+    for detection in msg.detections:
+        outcome = _detection2d_record(detection)
+        if isinstance(outcome, Detection2DRecord):
+            parsed.append(outcome)
+        else:
+            skipped.append(outcome)
+    counts: Dict[int, int] = {}
+    for record in parsed:
+        counts[record.instance_id] = counts.get(record.instance_id, 0) + 1
+    records = []
+    for record in parsed:
+        if counts[record.instance_id] == 1:
+            records.append(record)
+        else:
+            skipped.append((record.instance_id, 'Detection2D id %d is used by %d detections; '
+                            'its pixels cannot be labelled' % (record.instance_id,
+                                                               counts[record.instance_id])))
+    return records, skipped
+
+
+def _detection2d_record(detection: Any):
+    """Return a Detection2DRecord, or (instance id or 0, reason) for an invalid detection."""
+    text = str(detection.id)
+    try:
+        instance_id = int(text)
+    except ValueError:
+        return 0, 'Detection2D id %r is not an integer instance label' % (text,)
+    if not 1 <= instance_id <= MAX_INSTANCE_ID:
+        return 0, 'Detection2D id %d is outside the label values 1..%d' % (
+            instance_id, MAX_INSTANCE_ID)
+    if not detection.results:
+        return instance_id, 'Detection2D %d has no hypothesis' % instance_id
+    hypothesis = detection.results[0].hypothesis
+    score = float(hypothesis.score)
+    if not np.isfinite(score):
+        return instance_id, 'Detection2D %d has a non-finite score %r' % (instance_id, score)
+    bbox = detection.bbox
+    values = np.array([bbox.center.position.x, bbox.center.position.y, bbox.size_x,
+                       bbox.size_y], dtype=np.float64)
+    if not np.isfinite(values).all() or (values[2:] < 0).any():
+        return instance_id, 'Detection2D %d has a non-finite or negative box %s' % (
+            instance_id, values.tolist())
+    cx, cy, width, height = values
+    with np.errstate(over='ignore'):
+        corners = np.array([cx - width / 2.0, cy - height / 2.0, cx + width / 2.0,
+                            cy + height / 2.0])
+    if not np.isfinite(corners).all():
+        return instance_id, 'Detection2D %d has a box beyond the float range %s' % (
+            instance_id, values.tolist())
+    box = tuple(int(round(v)) for v in corners)
+    return Detection2DRecord(instance_id=instance_id, category=str(hypothesis.class_id),
+                             score=score, box=box)
 
 
 def mask_box(mask: np.ndarray) -> Tuple[int, int, int, int]:
@@ -416,9 +571,12 @@ def child_frame_name(tf_prefix: str, category: str, track_id: int) -> str:
 
 def poses_to_tf_message(factory: MessageFactory, poses: Iterable[ObjectPose], header: Any,
                         tf_prefix: str = 'catpose/') -> Any:
-    """Return a tf2_msgs/TFMessage: camera optical frame -> one child frame per object."""
+    """Return a tf2_msgs/TFMessage: camera optical frame -> one child frame per object.
+
+    Objects that cannot be published (see `object_pose_problem`) are left out.
+    """
     transforms = []
-    for obj in poses:
+    for obj in publishable_poses(poses)[0]:
         pose = _make_pose(factory, obj.rotation, obj.translation)
         transforms.append(factory.make(
             'geometry_msgs/msg/TransformStamped', header=header,
@@ -497,7 +655,7 @@ class MarkerBook:
                 header: Any) -> Any:
         """Return ADD markers for poses and DELETE markers for ids no longer present."""
         markers = []
-        for obj in poses:
+        for obj in publishable_poses(poses)[0]:
             markers += _object_markers(factory, obj, header)
         current = {(m.ns, int(m.id)) for m in markers}
         for ns, marker_id in sorted(self._published - current):
@@ -539,6 +697,10 @@ def cloud_to_points(msg: Any) -> np.ndarray:
             if int(field.datatype) != POINTFIELD_FLOAT32:
                 raise ConversionError('PointCloud2 field %s is not FLOAT32' % (field.name,))
             offsets[field.name] = int(field.offset)
+            if int(field.offset) + 4 > int(msg.point_step):
+                raise ConversionError('PointCloud2 field %s at offset %d does not fit '
+                                      'point_step %d' % (field.name, int(field.offset),
+                                                         int(msg.point_step)))
     if len(offsets) != 3:
         raise ConversionError('PointCloud2 lacks x, y, z fields (has %s)' % (
             ', '.join(str(f.name) for f in msg.fields),))

@@ -22,7 +22,7 @@ checks that config/catpose.yaml names exactly these parameters. ROS names are do
 """
 
 from dataclasses import dataclass, field, fields, is_dataclass, replace
-from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Tuple, Union
 
 from catpose_ros.resources import (  # noqa: F401 (re-exported for the node cores)
     checkpoint_candidates, DEFAULT_CHECKPOINT_NAME, ModelNotFoundError, resolve_checkpoint)
@@ -38,11 +38,16 @@ class InvalidParameterError(ValueError):
 
 def _param(default: Any, description: str, *, low: Optional[float] = None,
            high: Optional[float] = None, choices: Sequence[str] = (),
-           nodes: Sequence[str] = (POSE_NODE,)):
-    """Declare one parameter field: its default plus what a ParameterDescriptor needs."""
+           nodes: Sequence[str] = (POSE_NODE,), live: Union[bool, Sequence[str]] = False):
+    """Declare one parameter field: its default plus what a ParameterDescriptor needs.
+
+    live: the parameter takes effect at once while the node runs (True: in every node that
+    uses it; or the nodes where it does); the others need a reconfigure.
+    """
+    live_nodes = tuple(nodes) if live is True else tuple(live or ())
     return field(default=default, metadata={
         'description': description, 'low': low, 'high': high,
-        'choices': tuple(choices), 'nodes': tuple(nodes)})
+        'choices': tuple(choices), 'nodes': tuple(nodes), 'live': live_nodes})
 
 
 @dataclass(frozen=True)
@@ -61,11 +66,15 @@ class ModelParams:
                        low=0, high=2 ** 31 - 1)
     uncertainty_candidates: int = _param(
         1, 'Diffusion samples per object (K); K > 1 fills the pose covariance from their '
-        'spread, K = 1 is the single-sample inference of the paper.', low=1, high=64)
+        'spread, K = 1 is the single-sample inference of the paper.', low=1, high=64, live=True)
     head: str = _param(
         'diffusion', 'Which head gives the pose: diffusion (the method: guided sampling, '
         'warm starts when tracking) or regression (one forward pass, no warm start).',
         choices=('diffusion', 'regression'))
+    cpu_threads: int = _param(
+        1, 'PyTorch CPU threads for inference; 0 = PyTorch default (one per core). One '
+        'thread never waits for a descheduled sibling, which on a busy small computer '
+        'costs more than a second thread gains (docs/benchmark.md).', low=0, high=256)
 
 
 @dataclass(frozen=True)
@@ -73,24 +82,36 @@ class SamplerParams:
     """Guided reverse diffusion (score-scaling sampling)."""
 
     method: str = _param('ddim', 'Reverse-diffusion sampler (pf_ode: adaptive RK45).',
-                         choices=('ddim', 'pf_ode'))
+                         choices=('ddim', 'pf_ode'), live=True)
     steps: int = _param(20, 'Sampler steps for ddim (pf_ode adapts its own).',
-                        low=1, high=1000)
-    t0: float = _param(0.55, 'Start time of a cold (untracked) estimate.', low=1e-3, high=1.0)
+                        low=1, high=1000, live=True)
+    t0: float = _param(0.55, 'Start time of a cold (untracked) estimate.', low=1e-3,
+                       high=1.0, live=True)
     track_t0: float = _param(
         0.15, 'Start time of a warm start from the previous pose (tracking mode).',
-        low=1e-3, high=1.0)
+        low=1e-3, high=1.0, live=True)
     guidance: str = _param('exponential', 'Score-scaling schedule w(t).',
-                           choices=('none', 'constant', 'linear', 'exponential'))
+                           choices=('none', 'constant', 'linear', 'exponential'), live=True)
     w_min: float = _param(1.0, 'Score scale at t = 1 (linear, exponential).', low=0.0,
-                          high=100.0)
+                          high=100.0, live=True)
     w_max: float = _param(10.0, 'Score scale at t = 0 (linear, exponential).', low=0.0,
-                          high=100.0)
-    beta: float = _param(10.0, 'Rate of the exponential schedule.', low=0.0, high=100.0)
-    w: float = _param(3.0, 'Score scale of the constant schedule.', low=0.0, high=100.0)
+                          high=100.0, live=True)
+    beta: float = _param(10.0, 'Rate of the exponential schedule.', low=0.0, high=100.0,
+                         live=True)
+    w: float = _param(3.0, 'Score scale of the constant schedule.', low=0.0, high=100.0,
+                      live=True)
     aggregation: str = _param(
         'first', 'With K > 1 candidates: first keeps candidate 0 (the rest give the spread), '
-        'mean pools them.', choices=('first', 'mean'))
+        'mean pools them.', choices=('first', 'mean'), live=True)
+    update: str = _param(
+        'exact', 'DDIM step: exact (the guided VE update, never overshoots) or euler.',
+        choices=('exact', 'euler'), live=True)
+    final_denoise: bool = _param(
+        False, 'One more score evaluation at the smallest noise level that removes the noise '
+        'left there.', live=True)
+    cuda_graph: bool = _param(
+        False, 'On CUDA, replay the fixed-step DDIM loop as a recorded CUDA graph (falls '
+        'back to eager execution when recording fails; ignored on the CPU).')
 
 
 @dataclass(frozen=True)
@@ -99,9 +120,11 @@ class DepthParams:
 
     scale: float = _param(
         0.001, 'Metres per unit of a 16UC1 depth image (32FC1 is already in metres).',
-        low=1e-6, high=1.0)
-    min_depth: float = _param(0.1, 'Nearest trusted depth in metres.', low=0.0, high=100.0)
-    max_depth: float = _param(4.0, 'Farthest trusted depth in metres.', low=0.0, high=100.0)
+        low=1e-6, high=1.0, live=True)
+    min_depth: float = _param(0.1, 'Nearest trusted depth in metres.', low=0.0, high=100.0,
+                              live=True)
+    max_depth: float = _param(4.0, 'Farthest trusted depth in metres.', low=0.0, high=100.0,
+                              live=True)
 
 
 @dataclass(frozen=True)
@@ -115,18 +138,19 @@ class SegmentationParams:
         '', 'Segmenter weights file; empty = the shipped models/maskrcnn_default.pt (no '
         'download at run time).', nodes=(SEGMENTATION_NODE,))
     score_threshold: float = _param(0.5, 'Minimum detection score kept.', low=0.0, high=1.0,
-                                    nodes=BOTH_NODES)
+                                    nodes=BOTH_NODES, live=(POSE_NODE,))
     max_detections: int = _param(20, 'Most instances kept per image (maskrcnn).', low=1,
-                                 high=1000, nodes=(SEGMENTATION_NODE,))
+                                 high=1000, nodes=(SEGMENTATION_NODE,),
+                                 live=False)
     categories: str = _param(
         '', 'Comma-separated categories to keep (e.g. mug,bowl); empty = all (maskrcnn).',
-        nodes=(SEGMENTATION_NODE,))
+        nodes=(SEGMENTATION_NODE,), live=False)
     input_size: int = _param(
         0, 'Short side in pixels the image is resized to before the detector; 0 = the size '
         'the weights were trained at (maskrcnn).', low=0, high=4096,
-        nodes=(SEGMENTATION_NODE,))
+        nodes=(SEGMENTATION_NODE,), live=False)
     min_mask_pixels: int = _param(50, 'Masks with fewer valid pixels are skipped.',
-                                  low=1, high=10 ** 7, nodes=BOTH_NODES)
+                                  low=1, high=10 ** 7, nodes=BOTH_NODES, live=(POSE_NODE,))
 
 
 @dataclass(frozen=True)
@@ -142,7 +166,7 @@ class SyncParams:
         'reliable.', choices=('sensor_data', 'reliable'), nodes=BOTH_NODES)
     max_input_age_s: float = _param(
         1.0, 'Frames older than this (node clock minus stamp) are dropped; 0 = keep all.',
-        low=0.0, high=3600.0, nodes=BOTH_NODES)
+        low=0.0, high=3600.0, nodes=BOTH_NODES, live=True)
 
 
 @dataclass(frozen=True)
@@ -150,28 +174,31 @@ class TrackingParams:
     """Warm starts, identities and re-initialisation."""
 
     mode: str = _param('track', 'estimate: every frame cold; track: warm start and ids.',
-                       choices=('estimate', 'track'))
+                       choices=('estimate', 'track'), live=True)
     lost_after_frames: int = _param(5, 'Frames without a matching mask before a track is lost.',
-                                    low=1, high=1000)
+                                    low=1, high=1000, live=True)
     max_translation_jump_m: float = _param(
-        0.1, 'A larger jump between frames re-initialises the track.', low=0.0, high=10.0)
+        0.1, 'A larger jump between frames re-initialises the track.', low=0.0, high=10.0,
+        live=True)
     max_rotation_jump_deg: float = _param(
         45.0, 'A larger rotation jump between frames re-initialises the track.',
-        low=0.0, high=180.0)
+        low=0.0, high=180.0, live=True)
     reinit_period_s: float = _param(
         0.0, 'Cold re-estimate of every track after this long; 0 = never.', low=0.0,
-        high=3600.0)
+        high=3600.0, live=True)
 
 
 @dataclass(frozen=True)
 class OutputParams:
     """What gets published."""
 
-    publish_tf: bool = _param(True, 'Broadcast one TF frame per tracked object.')
-    tf_prefix: str = _param('catpose/', 'TF child frames are <tf_prefix><category>_<id>.')
-    publish_markers: bool = _param(True, 'Publish ~/markers (boxes, axes, labels).')
+    publish_tf: bool = _param(True, 'Broadcast one TF frame per tracked object.', live=True)
+    tf_prefix: str = _param('catpose/', 'TF child frames are <tf_prefix><category>_<id>.',
+                            live=True)
+    publish_markers: bool = _param(True, 'Publish ~/markers (boxes, axes, labels).',
+                                   live=True)
     publish_debug_cloud: bool = _param(
-        False, 'Publish ~/debug/cloud with the sampled points (only while subscribed).')
+        False, 'Publish ~/debug/cloud with the sampled points (only while subscribed).', live=True)
 
 
 @dataclass(frozen=True)
@@ -232,6 +259,7 @@ class ParamSpec:
     high: Optional[float] = None
     choices: Tuple[str, ...] = ()
     nodes: Tuple[str, ...] = (POSE_NODE,)
+    live: Tuple[str, ...] = ()
 
     @property
     def value_type(self) -> type:
@@ -280,7 +308,7 @@ def _walk(cls: type, prefix: str) -> Iterable[ParamSpec]:
             continue
         meta = item.metadata
         yield ParamSpec(prefix + item.name, item.default, meta['description'], meta['low'],
-                        meta['high'], meta['choices'], meta['nodes'])
+                        meta['high'], meta['choices'], meta['nodes'], meta['live'])
 
 
 def parameter_specs(node: Optional[str] = None) -> Tuple[ParamSpec, ...]:

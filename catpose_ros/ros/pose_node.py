@@ -24,7 +24,6 @@ from typing import Any, Optional
 
 from diagnostic_msgs.msg import DiagnosticArray
 from message_filters import ApproximateTimeSynchronizer, Subscriber
-import rclpy
 from rclpy.lifecycle import State, TransitionCallbackReturn
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from std_srvs.srv import SetBool, Trigger
@@ -34,12 +33,10 @@ from visualization_msgs.msg import MarkerArray
 
 from catpose_ros.model.checkpoint import CheckpointError
 from catpose_ros.ros.lifecycle_node import (CatposeLifecycleNode, input_qos,
-                                            package_share_dir, spin)
+                                            main_for, package_share_dir)
 from catpose_ros.ros.messages import RclpyFactory
 from catpose_ros.ros.params import InvalidParameterError, ModelNotFoundError, POSE_NODE
 from catpose_ros.ros.pose_pipeline import PoseNodeCore
-
-SKIP_LOG_THROTTLE_S = 5.0
 
 
 class PoseNode(CatposeLifecycleNode):
@@ -101,6 +98,7 @@ class PoseNode(CatposeLifecycleNode):
         for publisher in (self.detections_pub, self.markers_pub, self.diagnostics_pub,
                           self.cloud_pub):
             self.destroy_lifecycle_publisher(publisher)
+        self.diagnostics_pub = None
         self.destroy_service(self.reset_srv)
         self.destroy_service(self.enable_srv)
         self.core = None
@@ -111,7 +109,9 @@ class PoseNode(CatposeLifecycleNode):
         want_cloud = self.cloud_pub.get_subscription_count() > 0
         outputs = self.core.process(depth, info, instances, detections, self.now_ns(),
                                     want_cloud)
-        self.log(outputs.logs, SKIP_LOG_THROTTLE_S)
+        self.log(outputs.logs, throttle=True)
+        if not self.processing:
+            return  # stopping (deactivate, shutdown): the publishers may be going
         if outputs.detections is not None:
             self.detections_pub.publish(outputs.detections)
         if outputs.tf is not None:
@@ -138,5 +138,4 @@ class PoseNode(CatposeLifecycleNode):
 
 
 def main(args=None):
-    rclpy.init(args=args)
-    spin(PoseNode())
+    main_for(PoseNode, args)

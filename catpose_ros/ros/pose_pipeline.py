@@ -18,8 +18,11 @@
 the label image and Detection2DArray into instances, estimates every object in one batch
 (warm-started from its track in tracking mode) and returns the Detection3DArray, TF, markers,
 diagnostics and debug cloud to publish. Bad input never raises: the frame is skipped with a
-reason (logged by the caller) and the tracks are left as they were. `FrameSlot` keeps only
-the newest pending frame between the synchroniser callback and the processing thread.
+reason (logged by the caller) and the tracks are left as they were; one bad object (an
+invalid id, score or box, a non-finite estimate) is skipped alone. Even an unexpected error
+inside the frame is caught, logged with the frame stamp and counted (`frames_failed` in
+/diagnostics). Nothing non-finite is ever published. `FrameSlot` keeps only the newest
+pending frame between the synchroniser callback and the processing thread.
 """
 
 from contextlib import contextmanager
@@ -30,8 +33,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from catpose_ros.geometry.backprojection import points_from_depth, TooFewPointsError
-from catpose_ros.model.device import resolve_device
+from catpose_ros.model.device import configure_threads, resolve_device
+from catpose_ros.perception.estimator import NON_FINITE_OUTPUT
 from catpose_ros.perception.segmentation import Instance, InstanceLabel, LabelImageSegmenter
 from catpose_ros.ros import conversions as conv
 from catpose_ros.ros.messages import MessageFactory
@@ -68,6 +71,7 @@ class PoseOutputs:
     objects: List[conv.ObjectPose] = field(default_factory=list)
     skipped_objects: List[Tuple[int, str]] = field(default_factory=list)
     skip_reason: Optional[str] = None
+    error: Optional[str] = None
     latency_ms: Dict[str, float] = field(default_factory=dict)
     logs: List[LogRecord] = field(default_factory=list)
 
@@ -121,6 +125,52 @@ class FrameSlot:
             self._item, self._has_item = None, False
 
 
+@dataclass
+class FrameFailure:
+    """What the worker reports when processing one frame raised: a log line and diagnostics."""
+
+    log: LogRecord
+    diagnostics: Any = None
+
+
+class WorkerGuard:
+    """Run one frame at a time so that no exception ends the worker thread.
+
+    The node cores already turn bad input into skips; this guard catches whatever is left
+    (publishing, a bug) and returns a FrameFailure with the frame stamp and a running count
+    for /diagnostics, so the worker goes on with the next frame.
+    """
+
+    def __init__(self, name: str):
+        self.name = name
+        self.failures = 0
+
+    def run(self, process, frame: Sequence[Any], factory: Optional[MessageFactory] = None
+            ) -> Optional[FrameFailure]:
+        """Call process(*frame); return None, or a FrameFailure when it raised."""
+        try:
+            process(*frame)
+            return None
+        except Exception as error:  # the worker thread must survive any one frame
+            self.failures += 1
+            text = '%s: %s' % (type(error).__name__, error)
+            first = frame[0] if len(frame) else None
+            log = LogRecord('error', 'frame %s failed (%d so far), continuing: %s' % (
+                frame_stamp_text(first), self.failures, text))
+            return FrameFailure(log, self._diagnostics(factory, first, text))
+
+    def _diagnostics(self, factory: Optional[MessageFactory], message: Any, text: str) -> Any:
+        if factory is None:
+            return None
+        try:
+            return conv.diagnostics_to_msg(
+                factory, diagnostics_header(factory, message), self.name, {},
+                {'worker_failures': self.failures, 'last_error': text},
+                conv.DIAGNOSTIC_ERROR, 'frame failed: %s' % text)
+        except Exception:  # a report must not fail the worker either
+            return None
+
+
 def sampler_config_from_params(params: CatposeParams):
     """Build the diffusion sampler's config from the sampler.* and model.* parameters."""
     from catpose_ros.model.guidance import GuidanceConfig
@@ -130,7 +180,9 @@ def sampler_config_from_params(params: CatposeParams):
         method=sampler.method, steps=sampler.steps, t0=sampler.t0, track_t0=sampler.track_t0,
         guidance=GuidanceConfig(kind=sampler.guidance, w_min=sampler.w_min,
                                 w_max=sampler.w_max, beta=sampler.beta, w=sampler.w),
-        num_candidates=params.model.uncertainty_candidates, aggregation=sampler.aggregation)
+        num_candidates=params.model.uncertainty_candidates, aggregation=sampler.aggregation,
+        update=sampler.update, final_denoise=sampler.final_denoise,
+        cuda_graph=sampler.cuda_graph)
 
 
 def tracking_config_from_params(params: CatposeParams):
@@ -152,6 +204,7 @@ def load_estimator(params: CatposeParams, share_dir: Optional[str] = None):
     InvalidParameterError (model.num_points differs from what the model was trained with).
     """
     from catpose_ros.perception.estimator import PoseEstimator
+    configure_threads(params.model.cpu_threads)
     checkpoint = resolve_checkpoint(params.model.checkpoint, share_dir)
     estimator = PoseEstimator.from_checkpoint(
         str(checkpoint), resolve_device(params.model.device),
@@ -184,9 +237,10 @@ class PoseNodeCore:
         self.enabled = True
         self.labels = LabelImageSegmenter(min_mask_pixels=params.segmentation.min_mask_pixels)
         self.marker_book = conv.MarkerBook()
-        self.rng = np.random.default_rng(params.model.seed)
         self.frames_processed = 0
         self.frames_skipped = 0
+        self.frames_failed = 0
+        self.objects_failed = 0
         self.last_header: Any = None
         self._lock = threading.Lock()
 
@@ -202,6 +256,24 @@ class PoseNodeCore:
         return cls(params, load_estimator(params, share_dir), factory)
 
     # ------------------------------------------------------------------ control
+
+    def apply_params(self, params: CatposeParams) -> None:
+        """Take new values of the parameters that apply while running (live in params.py).
+
+        Raises ValueError, changing nothing, when they do not make a valid sampler or
+        tracker configuration. Tracks are kept.
+        """
+        tracking = tracking_config_from_params(params)
+        sampler = sampler_config_from_params(params)
+        depth = params.depth
+        with self._lock:
+            self.estimator.reconfigure(sampler, params.segmentation.min_mask_pixels,
+                                       depth.min_depth, depth.max_depth)
+            self.pipeline.tracker.config = tracking
+            self.pipeline.min_depth, self.pipeline.max_depth = depth.min_depth, depth.max_depth
+            self.labels = LabelImageSegmenter(
+                min_mask_pixels=params.segmentation.min_mask_pixels)
+            self.params = params
 
     def set_enabled(self, enabled: bool) -> str:
         """Pause or resume estimation (tracks are kept); return a message for the caller."""
@@ -242,9 +314,21 @@ class PoseNodeCore:
                 self.frames_skipped += 1
                 outputs.skip_reason = str(skipped)
                 outputs.logs.append(LogRecord('warn', 'frame skipped: %s' % skipped))
+            except Exception as error:  # one frame must never stop the node
+                self._fail(outputs, error, depth_msg)
             outputs.latency_ms['total'] = 1000.0 * (time.perf_counter() - started)
             outputs.diagnostics = self._diagnostics(outputs, depth_msg)
         return outputs
+
+    def _fail(self, outputs: PoseOutputs, error: BaseException, depth_msg: Any) -> None:
+        """Turn an unexpected error into a skipped frame: nothing of it is published."""
+        self.frames_failed += 1
+        outputs.detections = outputs.tf = outputs.markers = outputs.cloud = None
+        outputs.objects = []
+        outputs.error = '%s: %s' % (type(error).__name__, error)
+        outputs.skip_reason = 'internal error: %s' % outputs.error
+        outputs.logs.append(LogRecord('error', 'frame %s failed: %s' % (
+            frame_stamp_text(depth_msg), outputs.error)))
 
     def _check_inputs(self, depth_msg: Any, camera_info_msg: Any, instances_msg: Any,
                       detections_msg: Any, now_ns: Optional[int]) -> Any:
@@ -256,12 +340,17 @@ class PoseNodeCore:
             if message is None:
                 raise FrameSkipped('no %s for this frame' % name)
         header = depth_msg.header
-        stamp_ns = conv.stamp_to_ns(header.stamp)
+        try:
+            stamps = [conv.check_stamp(message.header.stamp, name)
+                      for name, message in zip(INPUT_NAMES, messages)]
+        except conv.ConversionError as error:
+            raise FrameSkipped(str(error)) from None
+        stamp_ns = stamps[0]
         if stamp_ns == 0:
             raise FrameSkipped('depth image has a zero stamp (the camera driver sets no time)')
         slop_ns = int(self.params.sync.slop * 1e9)
-        for name, message in zip(INPUT_NAMES[1:], messages[1:]):
-            offset = abs(conv.stamp_to_ns(message.header.stamp) - stamp_ns)
+        for name, other_ns in zip(INPUT_NAMES[1:], stamps[1:]):
+            offset = abs(other_ns - stamp_ns)
             if offset > slop_ns:
                 raise FrameSkipped('%s stamp is %.3f s from the depth stamp (sync.slop %.3f s)'
                                    % (name, offset / 1e9, self.params.sync.slop))
@@ -278,24 +367,28 @@ class PoseNodeCore:
             return _timed(outputs.latency_ms, name)
 
         with stage('decode'):
-            depth_m, intrinsics, label_image, records = self._decode(
+            depth_m, intrinsics, label_image, records, bad_records = self._decode(
                 depth_msg, camera_info_msg, instances_msg, detections_msg)
+        for instance_id, reason in bad_records:
+            self._skip_object(outputs, instance_id, reason)
         with stage('masks'):
             instances = self._instances(label_image, records, outputs)
         result = self.pipeline.process(outputs.stamp_ns, depth_m, intrinsics, instances)
-        if result.tracks_reset:
-            outputs.logs.append(LogRecord('warn', 'time went backwards: tracks reset'))
         for instance_id, reason in result.skipped:
-            self._skip_object(outputs, int(instance_id), str(reason))
+            self._skip_object(outputs, int(instance_id), str(reason),
+                              failed=str(reason).startswith(NON_FINITE_OUTPUT))
         latency = result.latency_ms
         outputs.latency_ms['tracking'] = latency['associate'] + latency['track_update']
         outputs.latency_ms['estimate'] = latency.get('estimate', 0.0)
         outputs.latency_ms.update({'estimate_' + part: latency[part] for part in
                                    ('backproject', 'encode', 'sample', 'size') if part in latency})
-        outputs.objects = [_object_pose(tracked.estimate, tracked.track_id)
-                           for tracked in result.poses]
+        outputs.objects, unpublishable = conv.publishable_poses(
+            _object_pose(tracked.estimate, tracked.track_id) for tracked in result.poses)
+        for track_id, reason in unpublishable:
+            self._skip_object(outputs, track_id, 'track %d not published: %s' % (
+                track_id, reason), failed=True)
         with stage('messages'):
-            self._messages(header, outputs, depth_m, intrinsics, instances, want_cloud)
+            self._messages(header, outputs, result.clouds, want_cloud)
         self.last_header = conv.copy_header(self.factory, header)
 
     def _decode(self, depth_msg: Any, camera_info_msg: Any, instances_msg: Any,
@@ -309,7 +402,7 @@ class PoseNodeCore:
                                            % (str(instances_msg.encoding),
                                               ', '.join(LABEL_ENCODINGS)))
             label_image = conv.image_to_numpy(instances_msg)
-            records = conv.detection2d_array_to_records(detections_msg)
+            records, bad_records = conv.read_detection2d_array(detections_msg)
         except conv.ConversionError as error:
             raise FrameSkipped(str(error)) from None
         if depth_m.shape != (intrinsics.height, intrinsics.width):
@@ -321,11 +414,15 @@ class PoseNodeCore:
                 depth_m.shape[0]))
         if not np.any(depth_m > 0):
             raise FrameSkipped('depth image has no valid pixel (all zero, NaN or inf)')
-        return depth_m, intrinsics, label_image, records
+        return depth_m, intrinsics, label_image, records, bad_records
 
-    def _skip_object(self, outputs: PoseOutputs, instance_id: int, reason: str) -> None:
+    def _skip_object(self, outputs: PoseOutputs, instance_id: int, reason: str,
+                     failed: bool = False) -> None:
+        """Record one skipped object; a model failure is an error, bad input a debug note."""
         outputs.skipped_objects.append((instance_id, reason))
-        outputs.logs.append(LogRecord('debug', 'object %d skipped: %s' % (instance_id, reason)))
+        self.objects_failed += int(failed)
+        outputs.logs.append(LogRecord('error' if failed else 'debug',
+                                      'object %d skipped: %s' % (instance_id, reason)))
 
     def _instances(self, label_image: np.ndarray, records: Sequence[conv.Detection2DRecord],
                    outputs: PoseOutputs) -> List[Instance]:
@@ -345,8 +442,8 @@ class PoseNodeCore:
                 self._skip_object(outputs, skipped.instance_id, skipped.reason)
         return result.instances
 
-    def _messages(self, header: Any, outputs: PoseOutputs, depth_m: np.ndarray,
-                  intrinsics: Any, instances: List[Instance], want_cloud: bool) -> None:
+    def _messages(self, header: Any, outputs: PoseOutputs, clouds: Dict[int, np.ndarray],
+                  want_cloud: bool) -> None:
         factory, output = self.factory, self.params.output
         out_header = conv.copy_header(factory, header)
         outputs.detections = conv.poses_to_detection3d_array(factory, outputs.objects,
@@ -357,31 +454,11 @@ class PoseNodeCore:
         if output.publish_markers:
             outputs.markers = self.marker_book.markers(factory, outputs.objects, out_header)
         if want_cloud and output.publish_debug_cloud:
-            outputs.cloud = conv.points_to_cloud(
-                factory, self._sampled_points(depth_m, intrinsics, instances), out_header)
-
-    def _sampled_points(self, depth_m: np.ndarray, intrinsics: Any,
-                        instances: List[Instance]) -> np.ndarray:
-        """Return each instance's points resampled as the network gets them, stacked (debug)."""
-        depth = self.params.depth
-        clouds = [np.zeros((0, 3), np.float32)]
-        for instance in instances:
-            try:
-                points, _ = points_from_depth(
-                    depth_m, instance.mask, intrinsics, self.params.model.num_points,
-                    self.params.segmentation.min_mask_pixels, 1.0, depth.min_depth,
-                    depth.max_depth, self.rng)
-            except TooFewPointsError:
-                continue
-            clouds.append(points)
-        return np.concatenate(clouds)
+            points = np.concatenate([np.zeros((0, 3), np.float32)] + list(clouds.values()))
+            outputs.cloud = conv.points_to_cloud(factory, points, out_header)
 
     def _diagnostics(self, outputs: PoseOutputs, depth_msg: Any) -> Any:
-        header = getattr(depth_msg, 'header', None)
-        if header is not None:
-            header = conv.copy_header(self.factory, header)
-        else:
-            header = conv.make_header(self.factory, outputs.stamp_ns, outputs.frame_id)
+        header = diagnostics_header(self.factory, depth_msg)
         tracks = self.tracker.tracks
         state = {
             'mode': self.params.tracking.mode, 'enabled': self.enabled,
@@ -389,12 +466,34 @@ class PoseNodeCore:
             'tracks': len(tracks),
             'tracks_lost': sum(1 for track in tracks if track.state == 'lost'),
             'frames_processed': self.frames_processed, 'frames_skipped': self.frames_skipped,
+            'frames_failed': self.frames_failed, 'objects_failed': self.objects_failed,
             'last_skip_reason': outputs.skip_reason or '',
         }
         level = conv.DIAGNOSTIC_OK if outputs.processed else conv.DIAGNOSTIC_WARN
+        if outputs.error is not None or any(record.level == 'error'
+                                            for record in outputs.logs):
+            level = conv.DIAGNOSTIC_ERROR
         message = outputs.skip_reason or '%d objects' % len(outputs.objects)
         return conv.diagnostics_to_msg(self.factory, header, DIAGNOSTIC_NAME,
                                        outputs.latency_ms, state, level, message)
+
+
+def frame_stamp_text(message: Any) -> str:
+    """Return 'sec.nanosec' of a message's header for logs, whatever the stamp holds."""
+    try:
+        stamp = message.header.stamp
+        return '%d.%09d' % (int(stamp.sec), int(stamp.nanosec))
+    except (AttributeError, TypeError, ValueError):
+        return '(no stamp)'
+
+
+def diagnostics_header(factory: MessageFactory, message: Any) -> Any:
+    """Return the header diagnostics of a frame carry: the input's, or stamp 0 if unusable."""
+    try:
+        header = message.header
+        return conv.make_header(factory, conv.check_stamp(header.stamp), str(header.frame_id))
+    except (AttributeError, TypeError, ValueError):
+        return conv.make_header(factory, 0, '')
 
 
 def _object_pose(estimate: Any, track_id: int) -> conv.ObjectPose:

@@ -16,13 +16,14 @@
 
 Subscribes image (RGB) and depth/image (aligned to it) through an ApproximateTimeSynchronizer;
 publishes ~/instances (mono16 label image), ~/detections (Detection2DArray, id = label value),
-~/masked_depth and ~/label_info (LabelInfo, transient local), all with the depth header.
+~/masked_depth and ~/label_info (LabelInfo, transient local), all with the depth header, and
+/diagnostics (frame counts, skip reasons, latency).
 """
 
 from typing import Any, Optional
 
+from diagnostic_msgs.msg import DiagnosticArray
 from message_filters import ApproximateTimeSynchronizer, Subscriber
-import rclpy
 from rclpy.lifecycle import State, TransitionCallbackReturn
 from sensor_msgs.msg import Image
 from std_srvs.srv import SetBool
@@ -30,13 +31,11 @@ from vision_msgs.msg import Detection2DArray, LabelInfo
 
 from catpose_ros.perception.segmentation import SegmenterWeightsError
 from catpose_ros.ros.lifecycle_node import (CatposeLifecycleNode, input_qos, LATCHED_QOS,
-                                            package_share_dir, spin)
+                                            main_for, package_share_dir)
 from catpose_ros.ros.messages import RclpyFactory
 from catpose_ros.ros.params import (InvalidParameterError, ModelNotFoundError,
                                     SEGMENTATION_NODE)
 from catpose_ros.ros.segmentation_pipeline import SegmentationNodeCore
-
-SKIP_LOG_THROTTLE_S = 5.0
 
 
 class SegmentationNode(CatposeLifecycleNode):
@@ -63,6 +62,8 @@ class SegmentationNode(CatposeLifecycleNode):
         self.masked_depth_pub = self.create_lifecycle_publisher(Image, '~/masked_depth', 10)
         self.label_info_pub = self.create_lifecycle_publisher(LabelInfo, '~/label_info',
                                                               LATCHED_QOS)
+        self.diagnostics_pub = self.create_lifecycle_publisher(DiagnosticArray,
+                                                               '/diagnostics', 10)
         self.enable_srv = self.create_service(SetBool, '~/enable', self.on_enable)
         return TransitionCallbackReturn.SUCCESS
 
@@ -91,8 +92,9 @@ class SegmentationNode(CatposeLifecycleNode):
     def on_cleanup(self, state: State) -> TransitionCallbackReturn:
         """Release the segmenter and the publishers."""
         for publisher in (self.instances_pub, self.detections_pub, self.masked_depth_pub,
-                          self.label_info_pub):
+                          self.label_info_pub, self.diagnostics_pub):
             self.destroy_lifecycle_publisher(publisher)
+        self.diagnostics_pub = None
         self.destroy_service(self.enable_srv)
         self.core = None
         return TransitionCallbackReturn.SUCCESS
@@ -100,7 +102,10 @@ class SegmentationNode(CatposeLifecycleNode):
     def process_frame(self, rgb: Any, depth: Any) -> None:
         """Segment one frame and publish its outputs (worker thread)."""
         outputs = self.core.process(rgb, depth, self.now_ns())
-        self.log(outputs.logs, SKIP_LOG_THROTTLE_S)
+        self.log(outputs.logs, throttle=True)
+        if not self.processing:
+            return  # stopping (deactivate, shutdown): the publishers may be going
+        self.diagnostics_pub.publish(outputs.diagnostics)
         if outputs.skip_reason is not None:
             return
         self.instances_pub.publish(outputs.instances)
@@ -117,5 +122,4 @@ class SegmentationNode(CatposeLifecycleNode):
 
 
 def main(args=None):
-    rclpy.init(args=args)
-    spin(SegmentationNode())
+    main_for(SegmentationNode, args)

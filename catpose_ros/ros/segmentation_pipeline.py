@@ -18,7 +18,9 @@ Outputs follow the vision_msgs recommendation for segmentation: a mono16 instanc
 image (0 = background, value = instance id), a Detection2DArray whose `id` is that label
 value, LabelInfo for the category names, and optionally the depth masked to the instances.
 Every output carries the depth header when a depth image is given (the label image lies on
-the depth grid, which the pose node needs), else the RGB header.
+the depth grid, which the pose node needs), else the RGB header. Bad input (a colour
+encoding on the depth topic, an unnormalised stamp) is a skip with a reason; an unexpected
+error is caught, logged with the frame stamp and counted in the diagnostics.
 """
 
 from dataclasses import dataclass, field
@@ -35,10 +37,11 @@ from catpose_ros.perception.segmentation import (Instance, instances_to_label_im
 from catpose_ros.ros import conversions as conv
 from catpose_ros.ros.messages import MessageFactory
 from catpose_ros.ros.params import CatposeParams, resolve_checkpoint
-from catpose_ros.ros.pose_pipeline import LogRecord
+from catpose_ros.ros.pose_pipeline import diagnostics_header, frame_stamp_text, LogRecord
 
 DEFAULT_SEGMENTER_WEIGHTS = 'maskrcnn_default.pt'
 RGB_BACKENDS = ('maskrcnn', 'detectron2')
+DIAGNOSTIC_NAME = 'catpose_segmentation'
 
 
 @dataclass
@@ -48,14 +51,16 @@ class SegmentationOutputs:
     instances: Any = None
     detections: Any = None
     masked_depth: Any = None
+    diagnostics: Any = None
     instance_list: List[Instance] = field(default_factory=list)
     skip_reason: Optional[str] = None
+    error: Optional[str] = None
     latency_ms: Dict[str, float] = field(default_factory=dict)
     logs: List[LogRecord] = field(default_factory=list)
 
 
 def load_segmenter(params: CatposeParams, share_dir: Optional[str] = None):
-    """Build the RGB segmenter the parameters name; missing weights raise a clear error."""
+    """Build the segmenter (RGB or RGB-D) the parameters name; missing weights raise clearly."""
     backend = params.segmentation.backend
     if backend not in RGB_BACKENDS:
         raise ValueError('segmentation.backend %r does not segment RGB images; the '
@@ -96,6 +101,9 @@ class SegmentationNodeCore:
         self.segmenter = segmenter
         self.factory = factory
         self.enabled = True
+        self.frames_processed = 0
+        self.frames_skipped = 0
+        self.frames_failed = 0
         self.categories = list(getattr(segmenter, 'categories', None) or
                                [c.name for c in NOCS_CATEGORIES])
 
@@ -104,6 +112,10 @@ class SegmentationNodeCore:
                     share_dir: Optional[str] = None) -> 'SegmentationNodeCore':
         """Load the segmenter the parameters name and build the core around it."""
         return cls(params, load_segmenter(params, share_dir), factory)
+
+    def apply_params(self, params: CatposeParams) -> None:
+        """Take new values of the parameters that apply while running (sync.max_input_age_s)."""
+        self.params = params
 
     def label_info(self, stamp_ns: int = 0, frame_id: str = '') -> Any:
         """Return the LabelInfo (published once, transient local): id -> category name."""
@@ -119,26 +131,53 @@ class SegmentationNodeCore:
         """Segment one frame; bad input is a skip with a reason, never an exception."""
         outputs = SegmentationOutputs()
         started = time.perf_counter()
-        reason = self._check(rgb_msg, depth_msg, now_ns)
-        if reason is None:
-            try:
+        try:
+            reason = self._check(rgb_msg, depth_msg, now_ns)
+            if reason is None:
                 self._segment(rgb_msg, depth_msg, outputs)
-            except conv.ConversionError as error:
-                reason = str(error)
+        except conv.ConversionError as error:
+            reason = str(error)
+        except Exception as error:  # one frame must never stop the node
+            outputs.error = '%s: %s' % (type(error).__name__, error)
+            reason = 'internal error: %s' % outputs.error
+            outputs.logs.append(LogRecord('error', 'frame %s failed: %s' % (
+                frame_stamp_text(depth_msg or rgb_msg), outputs.error)))
         if reason is not None:
+            outputs.instances = outputs.detections = outputs.masked_depth = None
+            outputs.instance_list = []
             outputs.skip_reason = reason
-            outputs.logs.append(LogRecord('warn', 'frame skipped: %s' % reason))
+            if outputs.error is None:
+                outputs.logs.append(LogRecord('warn', 'frame skipped: %s' % reason))
+        self.frames_failed += int(outputs.error is not None)
+        self.frames_skipped += int(reason is not None and outputs.error is None)
+        self.frames_processed += int(reason is None)
         outputs.latency_ms['total'] = 1000.0 * (time.perf_counter() - started)
+        outputs.diagnostics = self._diagnostics(outputs, depth_msg or rgb_msg)
         return outputs
 
+    def _diagnostics(self, outputs: SegmentationOutputs, message: Any) -> Any:
+        state = {'enabled': self.enabled, 'instances': len(outputs.instance_list),
+                 'frames_processed': self.frames_processed,
+                 'frames_skipped': self.frames_skipped, 'frames_failed': self.frames_failed,
+                 'last_skip_reason': outputs.skip_reason or ''}
+        level = conv.DIAGNOSTIC_OK
+        if outputs.skip_reason is not None:
+            level = conv.DIAGNOSTIC_WARN if outputs.error is None else conv.DIAGNOSTIC_ERROR
+        message_text = outputs.skip_reason or '%d instances' % len(outputs.instance_list)
+        return conv.diagnostics_to_msg(self.factory, diagnostics_header(self.factory, message),
+                                       DIAGNOSTIC_NAME, outputs.latency_ms, state, level,
+                                       message_text)
+
     def _check(self, rgb_msg: Any, depth_msg: Any, now_ns: Optional[int]) -> Optional[str]:
+        """Return why the frame cannot be segmented, or None; ConversionError for bad stamps."""
         if not self.enabled:
             return 'segmentation is disabled'
         if rgb_msg is None:
             return 'no RGB image for this frame'
-        stamp_ns = conv.stamp_to_ns(rgb_msg.header.stamp)
+        stamp_ns = conv.check_stamp(rgb_msg.header.stamp, 'RGB image')
         if depth_msg is not None:
-            offset = abs(conv.stamp_to_ns(depth_msg.header.stamp) - stamp_ns)
+            conv.check_depth_encoding(depth_msg)
+            offset = abs(conv.check_stamp(depth_msg.header.stamp, 'depth image') - stamp_ns)
             if offset > self.params.sync.slop * 1e9:
                 return 'depth stamp is %.3f s from the RGB stamp (sync.slop %.3f s)' % (
                     offset / 1e9, self.params.sync.slop)

@@ -1,0 +1,139 @@
+# Copyright 2026 The catpose_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""`catpose stability`: frame-to-frame rotation jitter, with and without symmetry handling.
+
+Renders test-split scenes (unseen instances) from a static camera (or along a camera orbit),
+with sensor and mask noise redrawn every frame, tracks them with FramePipeline twice on the
+same frames (the symmetric turn left as estimated, then held: geometry/symmetry.py), and
+prints the step jitter per category (evaluation/stability.py). Symmetric rows count only
+objects that are symmetric in that frame by ground truth (mugs: handle hidden).
+"""
+
+import argparse
+from typing import Dict, List
+
+import numpy as np
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `stability` sub-command."""
+    parser = subparsers.add_parser(
+        'stability', help='rotation jitter of tracked objects, symmetry handling off/on',
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument('--model', default='', help='checkpoint (default: the shipped model)')
+    parser.add_argument('--device', default='auto', help='auto, cpu or cuda[:N]')
+    parser.add_argument('--scenes', type=int, default=2, help='test-split scenes')
+    parser.add_argument('--frames', type=int, default=20, help='frames per scene')
+    parser.add_argument('--motion', choices=('static', 'orbit'), default='static',
+                        help='static camera, or a smooth camera orbit')
+    parser.add_argument('--seed', type=int, default=0, help='scene and sampler seed')
+    parser.add_argument('--head', choices=('diffusion', 'regression'), default='diffusion')
+    parser.add_argument('--steps', type=int, default=10, help='DDIM steps')
+    parser.add_argument('--mode', choices=('track', 'estimate'), default='track')
+    parser.add_argument('--threads', type=int, default=0, help='torch CPU threads (0: keep)')
+    parser.set_defaults(func=run)
+
+
+def _scene_frames(index: int, args: argparse.Namespace) -> List:
+    from catpose_ros.data import scenes
+    from catpose_ros.data.sensor import MaskNoiseConfig, SensorConfig
+    from catpose_ros.geometry.camera import NOCS_REAL_INTRINSICS
+
+    rng = np.random.default_rng(np.random.SeedSequence((args.seed, index)))
+    scene = scenes.generate_scene(scenes.SceneConfig(split='test'), rng, 'stability%d' % index)
+    if args.motion == 'static':
+        poses = [scenes.sample_camera_pose(scene, rng)] * args.frames
+    else:
+        poses = scenes.camera_trajectory(scene, max(90, args.frames), rng)[:args.frames]
+    sensor = SensorConfig(mask=MaskNoiseConfig(enabled=True))
+    return list(scenes.render_sequence(scene, poses, NOCS_REAL_INTRINSICS, sensor, rng))
+
+
+def _track(frames: List, estimator_factory, stable: bool, mode: str) -> Dict:
+    """Return {(track id, category): [(frame, instance id, rotation)]} of one pipeline run."""
+    from catpose_ros.cli.demo import _instances
+    from catpose_ros.perception.pipeline import FramePipeline
+    from catpose_ros.perception.tracking import TrackingConfig
+
+    pipeline = FramePipeline(estimator_factory(), TrackingConfig(
+        warm_start=mode == 'track', stable_symmetric_rotation=stable))
+    tracks: Dict = {}
+    for index, frame in enumerate(frames):
+        result = pipeline.process(index * 33_333_333, frame.depth, frame.intrinsics,
+                                  _instances(frame))
+        for tracked in result.poses:
+            estimate = tracked.estimate
+            tracks.setdefault((tracked.track_id, estimate.category), []).append(
+                (index, estimate.instance_id, estimate.rotation))
+    return tracks
+
+
+def _add_tracks(table, tracks: Dict, frames: List) -> None:
+    """Add every run of consecutive frames of each track, grouped by its symmetry in truth."""
+    from catpose_ros.categories import category_by_name
+
+    for (_, category), entries in tracks.items():
+        run: List = []
+        for frame_index, instance_id, rotation in entries + [(None, None, None)]:
+            truth = None if frame_index is None else \
+                frames[frame_index].object_by_instance(instance_id)
+            symmetric = truth is not None and \
+                category_by_name(category).is_symmetric(truth.handle_visible)
+            group = '%s%s' % (category, '' if symmetric or category != 'mug' else ' (handle)')
+            consecutive = run and frame_index == run[-1][0] + 1 and group == run[-1][3]
+            if not consecutive and len(run) > 1:
+                table.add(run[-1][3], [r[1] for r in run], [r[2] for r in run])
+            if not consecutive:
+                run = []
+            if truth is not None:
+                run.append((frame_index, rotation, truth.rotation, group))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Measure and print the jitter table."""
+    import torch
+
+    from catpose_ros.evaluation.stability import JitterTable
+    from catpose_ros.model.device import resolve_device
+    from catpose_ros.model.pose_sampler import SamplerConfig
+    from catpose_ros.perception.estimator import PoseEstimator
+    from catpose_ros.resources import resolve_checkpoint
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    model_path = resolve_checkpoint(args.model, parameter='--model')
+    device = resolve_device(args.device)
+
+    def estimator():
+        return PoseEstimator.from_checkpoint(
+            model_path, device=device, seed=args.seed, head=args.head,
+            sampler_config=SamplerConfig(steps=args.steps))
+
+    tables = {False: JitterTable(), True: JitterTable()}
+    for index in range(args.scenes):
+        frames = _scene_frames(index, args)
+        for stable, table in tables.items():
+            _add_tracks(table, _track(frames, estimator, stable, args.mode), frames)
+    print('model %s, %s head, DDIM %d, mode %s, %d %s scenes x %d frames' % (
+        model_path, args.head, args.steps, args.mode, args.scenes, args.motion, args.frames))
+    print('%-16s %6s  %-26s %-26s' % ('category', 'steps', 'as estimated: median/p90/max',
+                                      'held: median/p90/max (deg)'))
+    for group in sorted(set(tables[False].steps) | set(tables[True].steps)):
+        cells = []
+        for stable in (False, True):
+            count, median, p90, largest = tables[stable].summary(group)
+            cells.append('%6.1f %6.1f %6.1f' % (median, p90, largest))
+        print('%-16s %6d  %-26s %-26s' % (group, tables[True].summary(group)[0], *cells))
+    return 0

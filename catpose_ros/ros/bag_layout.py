@@ -1,0 +1,62 @@
+# Copyright 2026 The catpose_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Bag layout: storage formats and topic names, with no heavy imports.
+
+`catpose bag --help` and other light callers read these without loading torch; the bag
+reader and writer (ros/bag_io.py) use the same definitions.
+"""
+
+from dataclasses import dataclass
+from typing import Dict, Optional
+
+STORAGES = ('mcap', 'sqlite3')
+
+
+@dataclass
+class BagTopics:
+    """Input topics of one bag; depth and camera_info are required, the rest optional."""
+
+    depth: str = '/camera/depth/image_rect_raw'
+    camera_info: str = '/camera/depth/camera_info'
+    rgb: Optional[str] = None
+    instances: Optional[str] = None
+    detections2d: Optional[str] = None
+
+    def roles(self) -> Dict[str, str]:
+        """Return {role: topic} of the topics that are set."""
+        names = ('depth', 'camera_info', 'rgb', 'instances', 'detections2d')
+        return {name: getattr(self, name) for name in names if getattr(self, name)}
+
+
+@dataclass
+class SyntheticTopics:
+    """Topics that `sequence_to_bag` writes (RealSense-like camera names).
+
+    ground_truth is a Detection3DArray whose hypothesis score is the handle visibility (1:
+    visible or no handle, 0: a mug whose handle is hidden), which the symmetry rule needs.
+    """
+
+    color: str = '/camera/color/image_raw'
+    color_info: str = '/camera/color/camera_info'
+    depth: str = '/camera/depth/image_rect_raw'
+    depth_info: str = '/camera/depth/camera_info'
+    instances: str = '/catpose/catpose_segmentation/instances'
+    detections2d: str = '/catpose/catpose_segmentation/detections'
+    ground_truth: str = '/catpose/ground_truth'
+
+    def reader_topics(self) -> BagTopics:
+        """Return the BagTopics that read a bag written with these topics back."""
+        return BagTopics(depth=self.depth, camera_info=self.depth_info, rgb=self.color,
+                         instances=self.instances, detections2d=self.detections2d)
