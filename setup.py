@@ -48,6 +48,8 @@ setup(
         'numba>=0.60',
         'scipy>=1.10',
         'torch>=2.11',
+        'torchvision>=0.26',
+        'pycocotools>=2.0.7',
         'opencv-python-headless>=4.8',
         'rosbags>=0.11.9',
         'tqdm>=4.60',
@@ -55,9 +57,7 @@ setup(
         'OpenEXR>=3.2',
     ],
     extras_require={
-        'segmentation': ['torchvision>=0.26'],
         'dev': [
-            'torchvision>=0.26',
             'pytest>=8',
             'hypothesis>=6.100',
             'flake8>=7',

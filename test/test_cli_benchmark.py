@@ -14,6 +14,7 @@
 
 """`catpose benchmark`: configuration names, rows in Markdown and JSON, the RSS soak."""
 
+import argparse
 import itertools
 import json
 from pathlib import Path
@@ -66,7 +67,7 @@ def test_benchmark_writes_rows_for_each_configuration_and_object_count(tmp_path,
                  '--objects', '1', '3', '--threads', '1', '--json', str(out_json),
                  '--encoder-threads', '1', '--encoder-runs', '2',
                  '--markdown', str(out_md), '--accuracy', str(accuracy),
-                 '--no-progress']) == 0
+                 '--no-progress', '--no-segmentation']) == 0
     rows = json.loads(out_json.read_text())['rows']
     assert [(r['config'], r['objects']) for r in rows] == [
         ('single PF-ODE K=1 guided', 1), ('single PF-ODE K=1 guided', 3),
@@ -99,3 +100,20 @@ def test_soak_keeps_host_memory_flat(tmp_path, capsys):
     report = json.loads(out_json.read_text())['soak']
     assert report['frames'] == 2000 and report['growth_mb'] < benchmark.RSS_LIMIT_MB
     assert 'growth' in capsys.readouterr().out
+
+
+def test_segmenter_table_times_the_given_weights_per_device(tmp_path):
+    from catpose_ros.categories import category_names
+    from catpose_ros.cli import benchmark_segmentation
+    from catpose_ros.perception.segmentation import (build_maskrcnn, save_maskrcnn_weights,
+                                                     SLIM_ARCHITECTURE)
+
+    weights = save_maskrcnn_weights(
+        build_maskrcnn(6, SLIM_ARCHITECTURE, in_channels=4), tmp_path / 'seg.pt',
+        category_names(), SLIM_ARCHITECTURE, in_channels=4, min_size=120, max_size=160)
+    args = argparse.Namespace(segmentation_weights=str(weights), no_segmentation=False,
+                              frames=2, warmup=1)
+    table = benchmark_segmentation.segmentation_table(args, ['cpu'])
+    assert 'Mask R-CNN RGB-D 640x480 (cpu)' in table
+    args.no_segmentation = True
+    assert benchmark_segmentation.segmentation_table(args, ['cpu']) is None

@@ -17,9 +17,12 @@
 from pathlib import Path
 import sys
 
+from catpose_ros.categories import category_names
 from catpose_ros.cli.main import main
 from catpose_ros.model.checkpoint import save_checkpoint
 from catpose_ros.model.posenet import CatPoseNet
+from catpose_ros.perception.segmentation import (build_maskrcnn, save_maskrcnn_weights,
+                                                 SLIM_ARCHITECTURE)
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_perception_pipeline import TINY  # noqa: E402, I100
@@ -29,17 +32,33 @@ def test_demo_tracks_a_synthetic_scene_and_writes_an_overlay(tmp_path, capsys):
     model = tmp_path / 'tiny.pt'
     save_checkpoint(model, CatPoseNet(TINY), TINY)
     out = tmp_path / 'overlay.png'
-    assert main(['demo', '--model', str(model), '--frames', '2', '--steps', '2',
-                 '--threads', '1', '--out', str(out), '--device', 'cpu']) == 0
+    assert main(['demo', '--model', str(model), '--frames', '2', '--steps', '2', '--masks',
+                 'gt', '--threads', '1', '--out', str(out), '--device', 'cpu']) == 0
     printed = capsys.readouterr().out
+    assert 'masks: ground truth' in printed
     assert 'frame  0:' in printed and 'frame  1:' in printed
     assert '(warm)' in printed or 'reinit' in printed
     assert 'all frames:' in printed and 'latency per frame' in printed
     assert out.stat().st_size > 10_000
 
 
+def test_demo_segments_with_the_given_maskrcnn_and_says_so(tmp_path, capsys):
+    model = tmp_path / 'tiny.pt'
+    save_checkpoint(model, CatPoseNet(TINY), TINY)
+    weights = save_maskrcnn_weights(
+        build_maskrcnn(6, SLIM_ARCHITECTURE, in_channels=4), tmp_path / 'seg.pt',
+        category_names(), SLIM_ARCHITECTURE, in_channels=4, min_size=120, max_size=160)
+    assert main(['demo', '--model', str(model), '--frames', '1', '--steps', '2',
+                 '--segmentation-weights', str(weights), '--threads', '1',
+                 '--out', str(tmp_path / 'o.png'), '--device', 'cpu']) == 0
+    printed = capsys.readouterr().out
+    assert 'masks: predicted by Mask R-CNN %s (RGB-D input)' % weights in printed
+    assert 'frame  0:' in printed and 'segmentation' in printed
+
+
 def test_every_subcommand_has_help(capsys):
-    for command in ('demo', 'data', 'train', 'bag', 'benchmark', 'eval'):
+    for command in ('demo', 'data', 'train', 'train-segmentation', 'eval-segmentation',
+                    'bag', 'benchmark', 'eval', 'tune-sampler', 'results', 'stability'):
         try:
             main([command, '--help'])
         except SystemExit as stop:

@@ -113,6 +113,34 @@ def test_predicted_masks_pair_by_overlap_and_count_misses(pipeline):
         runner.evaluate_frames(eval_frames(1), pipeline, 'predicted', 'single')
 
 
+class DepthRecordingSegmenter(OneMaskSegmenter):
+    """Remembers the depth images it was given (an RGB-D model needs them)."""
+
+    def __init__(self):
+        self.depths = []
+
+    def segment(self, rgb, depth=None):
+        self.depths.append(depth)
+        return super().segment(rgb, depth)
+
+
+def test_predicted_masks_hand_the_segmenter_the_frame_depth(pipeline):
+    segmenter = DepthRecordingSegmenter()
+    frames = eval_frames(1)
+    runner.evaluate_frames(frames, pipeline, 'predicted', 'single', segmenter, progress=False)
+    assert len(segmenter.depths) == 1
+    np.testing.assert_array_equal(segmenter.depths[0], frames[0].load().depth)
+
+
+@pytest.mark.slow
+def test_eval_default_segmenter_is_the_shipped_rgbd_maskrcnn():
+    from catpose_ros.ros.params import CatposeParams
+    from catpose_ros.ros.segmentation_pipeline import load_segmenter
+
+    segmenter = load_segmenter(CatposeParams.from_dict({'model.device': 'cpu'}))
+    assert segmenter.uses_depth
+
+
 def write_archive_split(root: Path, count: int = 3) -> None:
     for i in range(count):
         frame = patches_frame(i)

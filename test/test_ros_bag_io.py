@@ -172,6 +172,7 @@ def test_process_cli_maps_flags_to_parameters():
     assert (params.tracking.mode, params.sync.slop, params.sampler.steps) == ('estimate', 0.001, 5)
     assert (params.model.device, params.model.checkpoint) == ('cpu', 'm.pt')
     assert args.depth_topic == SyntheticTopics().depth
+    assert args.segmentation == 'maskrcnn'
     with pytest.raises(SystemExit):
         _params(bag_cli().parse_args(['bag', 'process', 'in', 'out', '--set', 'no_value']))
 

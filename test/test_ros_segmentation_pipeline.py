@@ -133,6 +133,27 @@ def test_missing_segmenter_weights_is_a_clear_error(tmp_path):
         load_segmenter(CatposeParams.from_dict({'segmentation.backend': 'label_image'}))
 
 
+def test_default_parameters_load_the_shipped_segmenter_with_its_options():
+    from catpose_ros.perception.segmentation import TorchvisionMaskRCNNSegmenter
+    from catpose_ros.resources import checkpoint_candidates
+
+    shipped = checkpoint_candidates('', None, 'maskrcnn_default.pt')[-1]
+    assert shipped.is_file(), 'the repository ships models/maskrcnn_default.pt'
+    segmenter = load_segmenter(CatposeParams.from_dict({'model.device': 'cpu'}))
+    assert isinstance(segmenter, TorchvisionMaskRCNNSegmenter)
+    assert segmenter.categories == FixedSegmenter.categories
+    assert segmenter.model.roi_heads.detections_per_img == 20
+    assert segmenter.keep_categories == ()
+    tuned = load_segmenter(CatposeParams.from_dict({
+        'model.device': 'cpu', 'segmentation.categories': 'mug, bowl',
+        'segmentation.input_size': 200, 'segmentation.max_detections': 5}))
+    assert tuned.keep_categories == ('mug', 'bowl')
+    assert tuned.model.transform.min_size == (200,) and tuned.model.transform.max_size == 400
+    assert tuned.model.roi_heads.detections_per_img == 5
+    with pytest.raises(ValueError, match='spoon'):
+        load_segmenter(CatposeParams.from_dict({'segmentation.categories': 'spoon'}))
+
+
 @pytest.mark.slow
 def test_maskrcnn_backend_runs_end_to_end(tmp_path):
     from catpose_ros.perception.segmentation import build_maskrcnn, save_maskrcnn_weights

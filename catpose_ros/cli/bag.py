@@ -106,9 +106,10 @@ def _register_process(commands: argparse._SubParsersAction) -> None:
                         'e.g. --set tracking.mode=estimate')
     parser.add_argument('--checkpoint', help='model file (model.checkpoint)')
     parser.add_argument('--device', help='torch device (model.device): auto, cpu, cuda:0')
-    parser.add_argument('--segmentation', choices=('bag', 'maskrcnn'), default='bag',
-                        help='bag: label image and detections from the bag; maskrcnn: '
-                        'segment the rgb topic')
+    parser.add_argument('--segmentation', choices=('maskrcnn', 'bag'), default='maskrcnn',
+                        help='maskrcnn: segment the rgb topic (segmentation.weights, empty = '
+                        'the shipped models/maskrcnn_default.pt); bag: label image and '
+                        'detections recorded in the bag (ground truth of a synthetic bag)')
     topics = SyntheticTopics()
     parser.add_argument('--depth-topic', default=topics.depth)
     parser.add_argument('--camera-info-topic', default=topics.depth_info)

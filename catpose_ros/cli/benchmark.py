@@ -41,6 +41,8 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from catpose_ros.cli import benchmark_segmentation
+
 GENPOSE_CANDIDATES = 50
 MATCH_DISTANCE_M = 0.10
 FRAME_PERIOD_NS = 33_333_333
@@ -129,6 +131,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument('--encoder-runs', type=int, default=8,
                         help='timed runs per encoder comparison row')
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')
+    benchmark_segmentation.add_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -154,6 +157,9 @@ def run(args: argparse.Namespace) -> int:
     for row in rows:
         row['eval_accuracy'] = accuracy.get(row['config'])
     text = format_report(rows, machine) + format_encoder(encoder)
+    segmentation = benchmark_segmentation.segmentation_table(args, list(models))
+    if segmentation:
+        text += '\n\n' + segmentation
     print(text)
     if args.markdown:
         Path(args.markdown).write_text(text + '\n')

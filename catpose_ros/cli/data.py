@@ -122,8 +122,28 @@ def _add_synth_cache(actions: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run_synth_cache)
 
 
+def _add_segmentation_samples(actions: argparse._SubParsersAction) -> None:
+    parser = actions.add_parser(
+        'seg-samples', help='render scenes into instance-segmentation samples (one .npz of '
+        'RGB, depth and label images at the detector input size)',
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument('--out', type=Path, required=True, help='samples file (.npz)')
+    parser.add_argument('--scenes', type=int, required=True, help='number of scenes')
+    parser.add_argument('--split', choices=tuple(SPLIT_KEYS), default='train',
+                        help='object-instance library (test instances are unseen in train)')
+    parser.add_argument('--frames-per-scene', type=int, default=4,
+                        help='independent random viewpoints per scene')
+    parser.add_argument('--intrinsics', choices=('real', 'camera'), default='real')
+    parser.add_argument('--size', type=int, nargs=2, default=(320, 240),
+                        metavar=('WIDTH', 'HEIGHT'), help='sample image size')
+    parser.add_argument('--first-scene', type=int, default=0)
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--workers', type=int, default=1, help='rendering processes')
+    parser.set_defaults(func=run_segmentation_samples)
+
+
 ACTIONS: Tuple[Callable[[argparse._SubParsersAction], None], ...] = (
-    _add_generate, _add_contact_sheet, _add_cache, _add_synth_cache)
+    _add_generate, _add_contact_sheet, _add_cache, _add_synth_cache, _add_segmentation_samples)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -280,4 +300,41 @@ def run_cache(args: argparse.Namespace) -> int:
                                min_points=args.min_points,
                                mask_noise_variants=args.mask_noise_variants, seed=args.seed)
     LOG.info('cache %s: %s', args.out, counts)
+    return 0
+
+
+def _segmentation_scene(job):
+    """Render one scene and shrink its frames to segmentation samples (run in a worker)."""
+    import torch
+
+    from catpose_ros.data.segmentation import samples_from_frames
+
+    torch.set_num_threads(1)
+    index, args = job
+    frames = scene_frames(index, args['seed'], args['split'], args['intrinsics'],
+                          args['frames_per_scene'], 'random', True)
+    return samples_from_frames(frames, args['size'])
+
+
+def run_segmentation_samples(args: argparse.Namespace) -> int:
+    """Render scenes (optionally in worker processes) into one segmentation samples file."""
+    import multiprocessing
+
+    from tqdm import tqdm
+
+    from catpose_ros.data.segmentation import SegmentationSamples
+
+    if args.scenes < 1 or args.frames_per_scene < 1 or args.workers < 1:
+        raise SystemExit('--scenes, --frames-per-scene and --workers must be positive')
+    job = {'split': args.split, 'intrinsics': args.intrinsics, 'seed': args.seed,
+           'frames_per_scene': args.frames_per_scene, 'size': tuple(args.size)}
+    jobs = [(index, job) for index in range(args.first_scene, args.first_scene + args.scenes)]
+    if args.workers == 1:
+        parts = [_segmentation_scene(j) for j in tqdm(jobs, unit='scene')]
+    else:
+        with multiprocessing.get_context('spawn').Pool(args.workers) as pool:
+            parts = list(tqdm(pool.imap(_segmentation_scene, jobs), total=len(jobs),
+                              unit='scene'))
+    samples = SegmentationSamples.concatenate(parts)
+    LOG.info('wrote %d samples to %s', len(samples), samples.save(args.out))
     return 0

@@ -15,10 +15,12 @@
 """`catpose demo`: the whole ROS-free pipeline on a synthetic scene, scored against truth.
 
 A test-split scene (object instances never seen in training) is rendered along a smooth
-camera orbit with sensor noise and segmenter-like mask errors. Frame 0 is estimated cold;
-later frames are tracked with warm starts. The demo prints per-frame and per-object errors,
-metric sizes and stage latencies, and saves an image with estimated (colour) and true
-(white) boxes.
+camera orbit with sensor noise. Masks come from the shipped Mask R-CNN (`--masks
+predicted`, the default) or from the ground truth with segmenter-like errors (`--masks gt`);
+predicted instances are paired with true objects by mask IoU to score them. Frame 0 is
+estimated cold; later frames are tracked with warm starts. The demo prints per-frame and
+per-object errors, metric sizes and stage latencies, and saves an image with estimated
+(colour) and true (white) boxes.
 """
 
 import argparse
@@ -50,12 +52,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help='guided diffusion sampling (the method) or the regression head')
     parser.add_argument('--mode', choices=('track', 'estimate'), default='track',
                         help='warm-start from the previous frame, or every frame cold')
+    parser.add_argument('--masks', choices=('predicted', 'gt'), default='predicted',
+                        help='instance masks from the Mask R-CNN, or the (degraded) ground '
+                        'truth')
+    parser.add_argument('--segmentation-weights', default='',
+                        help='Mask R-CNN weights (default: the shipped segmenter)')
     parser.add_argument('--threads', type=int, default=0, help='torch CPU threads (0: keep)')
     parser.add_argument('--out', default='catpose_demo.png', help='overlay image to write')
     parser.set_defaults(func=run)
 
 
-def _instances(frame) -> List:
+def _truth_instances(frame) -> List:
     """Turn the (degraded) rendered instance mask into segmenter-style instances."""
     from catpose_ros.perception.segmentation import Instance, mask_box
 
@@ -67,14 +74,45 @@ def _instances(frame) -> List:
     return instances
 
 
-def _errors(frame, poses) -> List[Dict[str, float]]:
-    """Score each tracked pose against the ground truth object with the same mask id."""
+class _Masks:
+    """The demo's mask source: the Mask R-CNN or the ground truth; says which it is."""
+
+    def __init__(self, args: argparse.Namespace, device: str):
+        self.segmenter = None
+        self.description = 'ground truth (rendered instance masks with segmenter-like errors)'
+        if args.masks == 'predicted':
+            from catpose_ros.perception.segmentation import TorchvisionMaskRCNNSegmenter
+            from catpose_ros.resources import resolve_checkpoint
+            from catpose_ros.ros.segmentation_pipeline import DEFAULT_SEGMENTER_WEIGHTS
+
+            weights = resolve_checkpoint(args.segmentation_weights, None,
+                                         DEFAULT_SEGMENTER_WEIGHTS, '--segmentation-weights')
+            self.segmenter = TorchvisionMaskRCNNSegmenter(weights, device=device,
+                                                          max_detections=20)
+            self.description = 'predicted by Mask R-CNN %s (%s input)' % (
+                weights, 'RGB-D' if self.segmenter.uses_depth else 'RGB')
+
+    def instances(self, frame):
+        """Return (instances, {instance id: true mask id}) for one frame."""
+        from catpose_ros.evaluation.segmentation import match_to_ground_truth
+
+        if self.segmenter is None:
+            instances = _truth_instances(frame)
+            return instances, {i.instance_id: i.instance_id for i in instances}
+        instances = self.segmenter.segment(frame.color, frame.depth)
+        return instances, match_to_ground_truth(instances, frame.mask)
+
+
+def _errors(frame, poses, truth_ids: Dict[int, int]) -> List[Dict[str, float]]:
+    """Score each tracked pose against the true object its mask was paired with."""
     from catpose_ros.evaluation.metrics import is_symmetric, pose_errors
 
     rows = []
     for tracked in poses:
         estimate = tracked.estimate
-        truth = frame.object_by_instance(estimate.instance_id)
+        if estimate.instance_id not in truth_ids:
+            continue
+        truth = frame.object_by_instance(truth_ids[estimate.instance_id])
         symmetric = is_symmetric(truth.category, truth.handle_visible)
         errors = pose_errors(estimate.rotation[None], estimate.translation[None],
                              truth.rotation[None], truth.translation[None], np.array([symmetric]))
@@ -126,29 +164,42 @@ def run(args: argparse.Namespace) -> int:
     model_path, device, sampler, pipeline = frame_pipeline_from_args(args)
     print('model %s on %s, %s head, sampler %s (%d steps), mode %s'
           % (model_path, device, args.head, sampler.method, sampler.steps, args.mode))
+    masks = _Masks(args, str(device))
+    print('masks: %s' % masks.description)
     rows, latency, results = [], defaultdict(list), []
     frame = result = None
     for index, frame in enumerate(_frames(args)):
         started = time.perf_counter()
-        instances = _instances(frame)
+        instances, truth_ids = masks.instances(frame)
+        segmented = time.perf_counter()
         result = pipeline.process(index * 33_333_333, frame.depth, frame.intrinsics, instances)
         results.append(nocs_result(frame, [t.estimate for t in result.poses], instances,
                                    'frame_%d' % index))
         latency['frame'].append(1000 * (time.perf_counter() - started))
+        if masks.segmenter is not None:
+            latency['segmentation'].append(1000 * (segmented - started))
         for stage, ms in result.latency_ms.items():
             latency[stage].append(ms)
-        frame_rows = _errors(frame, result.poses)
+        frame_rows = _errors(frame, result.poses, truth_ids)
+        visible = {int(i) for i in np.unique(frame.mask) if i != 0}
+        missed = len(visible - set(truth_ids.values()))
         rows.extend(dict(row, frame=index) for row in frame_rows)
-        print('frame %2d: %d objects (%s), median rot %.1f deg, trans %.1f cm, %.0f ms%s' % (
-            index, len(frame_rows), ' '.join(sorted({r['start'] for r in frame_rows})) or '-',
-            np.median([r['rot_deg'] for r in frame_rows]) if frame_rows else np.nan,
-            np.median([r['trans_cm'] for r in frame_rows]) if frame_rows else np.nan,
-            latency['frame'][-1], ', skipped %s' % result.skipped if result.skipped else ''))
+        print(_frame_line(index, frame_rows, missed, latency['frame'][-1], result.skipped))
     _print_summary(rows, latency, results)
     if frame is not None:
         _save_overlay(Path(args.out), frame, result.poses)
         print('overlay of the last frame: %s (colour: estimate, white: truth)' % args.out)
     return 0
+
+
+def _frame_line(index: int, rows: List[Dict], missed: int, ms: float, skipped) -> str:
+    """One line per frame: objects scored, how they started, misses, median errors."""
+    starts = ' '.join(sorted({r['start'] for r in rows})) or '-'
+    rot = np.median([r['rot_deg'] for r in rows]) if rows else np.nan
+    trans = np.median([r['trans_cm'] for r in rows]) if rows else np.nan
+    return 'frame %2d: %d objects (%s), %d missed, median rot %.1f deg, trans %.1f cm, ' \
+        '%.0f ms%s' % (index, len(rows), starts, missed, rot, trans, ms,
+                       ', skipped %s' % skipped if skipped else '')
 
 
 def _print_summary(rows: List[Dict], latency: Dict[str, List[float]],

@@ -61,7 +61,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _segmenter(args: argparse.Namespace, device: str):
-    """Build the RGB segmenter, its weights resolved as the segmentation node resolves them."""
+    """Build the segmenter (RGB or RGB-D), its weights resolved as the segmentation node does."""
     from catpose_ros.ros.params import CatposeParams
     from catpose_ros.ros.segmentation_pipeline import load_segmenter
     params = CatposeParams.from_dict({'segmentation.backend': args.segmentation_backend,

@@ -27,8 +27,8 @@ import sys
 import traceback
 from typing import List, Optional
 
-COMMAND_MODULES = ('demo', 'data', 'train', 'tune', 'eval', 'results', 'bag', 'benchmark',
-                   'stability')
+COMMAND_MODULES = ('demo', 'data', 'train', 'segmentation', 'tune', 'eval', 'results', 'bag',
+                   'benchmark', 'stability')
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -37,8 +37,14 @@ from catpose_ros.categories import category_names
 Box = Tuple[int, int, int, int]
 
 WEIGHTS_FORMAT = 'catpose_maskrcnn'
-WEIGHTS_VERSION = 1
-MASKRCNN_ARCHITECTURES = ('maskrcnn_resnet50_fpn', 'maskrcnn_resnet50_fpn_v2')
+WEIGHTS_VERSION = 2
+SLIM_ARCHITECTURE = 'maskrcnn_resnet18_fpn_slim'
+MASKRCNN_ARCHITECTURES = ('maskrcnn_resnet50_fpn', 'maskrcnn_resnet50_fpn_v2', SLIM_ARCHITECTURE)
+# The fourth (depth) channel is depth_channel(depth_m) in [0, 1]; these centre it.
+DEPTH_CHANNEL_MEAN = 0.25
+DEPTH_CHANNEL_STD = 0.15
+RGB_MEAN = (0.485, 0.456, 0.406)
+RGB_STD = (0.229, 0.224, 0.225)
 MAX_LABEL_ID = int(np.iinfo(np.uint16).max)
 
 
@@ -179,11 +185,13 @@ def _check_min_mask_pixels(min_mask_pixels: int) -> None:
 # ---------------------------------------------------------------------------------------
 
 def build_maskrcnn(num_categories: int, architecture: str = 'maskrcnn_resnet50_fpn',
-                   **detector_kwargs) -> torch.nn.Module:
+                   in_channels: int = 3, **detector_kwargs) -> torch.nn.Module:
     """Build an untrained torchvision Mask R-CNN for num_categories (+ background).
 
-    Both weight arguments are None, so building never downloads anything. detector_kwargs
-    go to torchvision's MaskRCNN (e.g. min_size, max_size, box_detections_per_img).
+    Nothing is pretrained (no weights exist offline), so building never downloads anything.
+    in_channels 4 adds a depth channel (first convolution and normalisation widened).
+    detector_kwargs go to torchvision's MaskRCNN (e.g. min_size, max_size,
+    box_detections_per_img).
     """
     from torchvision.models import detection
     if architecture not in MASKRCNN_ARCHITECTURES:
@@ -191,44 +199,125 @@ def build_maskrcnn(num_categories: int, architecture: str = 'maskrcnn_resnet50_f
                          % (architecture, ', '.join(MASKRCNN_ARCHITECTURES)))
     if num_categories < 1:
         raise ValueError('num_categories must be >= 1, got %r' % (num_categories,))
-    builder = getattr(detection, architecture)
-    return builder(weights=None, weights_backbone=None, num_classes=num_categories + 1,
-                   **detector_kwargs)
+    if in_channels not in (3, 4):
+        raise ValueError('in_channels must be 3 (RGB) or 4 (RGB-D), got %r' % (in_channels,))
+    if in_channels == 4:
+        detector_kwargs.setdefault('image_mean', list(RGB_MEAN) + [DEPTH_CHANNEL_MEAN])
+        detector_kwargs.setdefault('image_std', list(RGB_STD) + [DEPTH_CHANNEL_STD])
+    if architecture == SLIM_ARCHITECTURE:
+        model = _slim_maskrcnn(num_categories, **detector_kwargs)
+    else:
+        builder = getattr(detection, architecture)
+        model = builder(weights=None, weights_backbone=None, num_classes=num_categories + 1,
+                        **detector_kwargs)
+    if in_channels == 4:
+        _widen_first_conv(model, in_channels)
+    return model
+
+
+def _widen_first_conv(model: torch.nn.Module, in_channels: int) -> None:
+    """Replace the trunk's first convolution by one that takes in_channels inputs."""
+    body = model.backbone.body
+    old = body.conv1
+    body.conv1 = torch.nn.Conv2d(in_channels, old.out_channels, old.kernel_size, old.stride,
+                                 old.padding, bias=old.bias is not None)
+
+
+def _slim_maskrcnn(num_categories: int, **detector_kwargs) -> torch.nn.Module:
+    """ResNet-18 up to stride 16 + 128-channel FPN + slim heads: small enough to ship in git.
+
+    Trained from scratch, so every normalisation is a trainable BatchNorm (torchvision's
+    frozen BatchNorm only makes sense for pretrained trunks).
+    """
+    from torchvision.models import resnet18
+    from torchvision.models.detection import MaskRCNN
+    from torchvision.models.detection.anchor_utils import AnchorGenerator
+    from torchvision.models.detection.backbone_utils import BackboneWithFPN
+    from torchvision.models.detection.faster_rcnn import TwoMLPHead
+    from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
+    from torchvision.models.detection.rpn import RPNHead
+    from torchvision.ops import MultiScaleRoIAlign
+
+    channels = 128
+    norm = torch.nn.BatchNorm2d
+    trunk = resnet18(weights=None, norm_layer=norm)
+    backbone = BackboneWithFPN(trunk, {'layer1': '0', 'layer2': '1', 'layer3': '2'},
+                               [64, 128, 256], channels)
+    anchors = AnchorGenerator(((16,), (32,), (64,), (128,)), ((0.5, 1.0, 2.0),) * 4)
+    levels = ['0', '1', '2']
+    return MaskRCNN(
+        backbone, rpn_anchor_generator=anchors,
+        rpn_head=RPNHead(channels, 3),
+        box_roi_pool=MultiScaleRoIAlign(levels, 7, 2),
+        box_head=TwoMLPHead(channels * 7 * 7, 256),
+        box_predictor=_box_predictor(256, num_categories + 1),
+        mask_roi_pool=MultiScaleRoIAlign(levels, 14, 2),
+        mask_head=MaskRCNNHeads(channels, [channels] * 2, 1, norm_layer=norm),
+        mask_predictor=MaskRCNNPredictor(channels, channels, num_categories + 1),
+        **detector_kwargs)
+
+
+def _box_predictor(representation: int, num_classes: int) -> torch.nn.Module:
+    from torchvision.models.detection.faster_rcnn import FastRCNNPredictor
+
+    return FastRCNNPredictor(representation, num_classes)
+
+
+@dataclass
+class MaskRCNNFile:
+    """What a weights file holds: parameters plus everything needed to rebuild the model.
+
+    min_size/max_size are the input size the model was trained at (torchvision resizes every
+    image so its short side is min_size, long side at most max_size).
+    """
+
+    state_dict: Dict[str, torch.Tensor]
+    categories: Optional[List[str]]
+    architecture: str
+    in_channels: int = 3
+    min_size: int = 800
+    max_size: int = 1333
 
 
 def save_maskrcnn_weights(model: torch.nn.Module, path: Union[str, os.PathLike],
                           categories: Sequence[str],
-                          architecture: str = 'maskrcnn_resnet50_fpn') -> Path:
-    """Save a Mask R-CNN state_dict with its categories and architecture, loadable safely.
+                          architecture: str = 'maskrcnn_resnet50_fpn', in_channels: int = 3,
+                          min_size: int = 800, max_size: int = 1333,
+                          half: bool = False) -> Path:
+    """Save a Mask R-CNN state_dict with what rebuilds it, loadable with weights_only.
 
-    Label index i of the model is categories[i - 1]; 0 is background.
+    Label index i of the model is categories[i - 1]; 0 is background. half stores floating
+    tensors as float16 (half the file; loading converts back to float32).
     """
     if architecture not in MASKRCNN_ARCHITECTURES:
         raise ValueError('unknown Mask R-CNN architecture %r' % (architecture,))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    if half:
+        state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
     torch.save({'format': WEIGHTS_FORMAT, 'version': WEIGHTS_VERSION,
                 'architecture': architecture, 'categories': list(categories),
-                'state_dict': state}, path)
+                'in_channels': int(in_channels), 'min_size': int(min_size),
+                'max_size': int(max_size), 'state_dict': state}, path)
     return path
 
 
 WeightsContent = Tuple[Dict[str, torch.Tensor], Optional[List[str]], str]
 
 
-def load_maskrcnn_weights(path: Union[str, os.PathLike]) -> WeightsContent:
-    """Read (state_dict, categories or None, architecture) from a weights file.
+def load_maskrcnn_file(path: Union[str, os.PathLike]) -> MaskRCNNFile:
+    """Read a weights file: this package's format, or a bare torchvision state_dict.
 
-    Accepts this package's format and a bare torchvision state_dict (architecture is then
-    recognised from its keys and the categories are unknown).
+    For a bare state_dict the architecture is recognised from its keys and the categories
+    are unknown. Float16 tensors come back as float32.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(
-            'Mask R-CNN weights file %s does not exist; train one (save_maskrcnn_weights) '
-            'or point segmentation.weights at an existing file (launch argument '
-            'segmentation_weights:=/path/to/file)' % path)
+            'Mask R-CNN weights file %s does not exist; train one (catpose '
+            'train-segmentation) or point segmentation.weights at an existing file (launch '
+            'argument segmentation_weights:=/path/to/file)' % path)
     try:
         content = torch.load(path, map_location='cpu', weights_only=True)
     except (RuntimeError, pickle.UnpicklingError, EOFError, ValueError,
@@ -236,45 +325,76 @@ def load_maskrcnn_weights(path: Union[str, os.PathLike]) -> WeightsContent:
         raise SegmenterWeightsError('cannot read Mask R-CNN weights %s: %s' % (path, error)) \
             from error
     if isinstance(content, Mapping) and content.get('format') == WEIGHTS_FORMAT:
-        return dict(content['state_dict']), list(content['categories']), \
-            str(content['architecture'])
+        state = {k: v.float() if v.is_floating_point() else v
+                 for k, v in content['state_dict'].items()}
+        return MaskRCNNFile(state, list(content['categories']), str(content['architecture']),
+                            int(content.get('in_channels', 3)),
+                            int(content.get('min_size', 800)),
+                            int(content.get('max_size', 1333)))
     if isinstance(content, Mapping) and content and all(
             isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in content.items()):
         v2 = 'backbone.fpn.inner_blocks.0.1.running_mean' in content
-        return dict(content), None, MASKRCNN_ARCHITECTURES[1 if v2 else 0]
+        return MaskRCNNFile(dict(content), None, MASKRCNN_ARCHITECTURES[1 if v2 else 0])
     raise SegmenterWeightsError('%s holds neither a %s file nor a state_dict'
                                 % (path, WEIGHTS_FORMAT))
 
 
+def load_maskrcnn_weights(path: Union[str, os.PathLike]) -> WeightsContent:
+    """Read (state_dict, categories or None, architecture) from a weights file."""
+    content = load_maskrcnn_file(path)
+    return content.state_dict, content.categories, content.architecture
+
+
 class TorchvisionMaskRCNNSegmenter:
-    """torchvision Mask R-CNN loaded from a local weights file; RGB only, depth unused."""
+    """torchvision Mask R-CNN loaded from a local weights file; RGB or RGB-D input.
+
+    min_size/max_size default to the input size stored in the file. keep_categories, when
+    not empty, drops detections of every other category. Integer depth images are scaled
+    to metres by depth_scale (float depth is already in metres).
+    """
 
     def __init__(self, weights_path: Union[str, os.PathLike],
                  categories: Optional[Sequence[str]] = None, device: str = 'cpu',
                  score_threshold: float = 0.5, mask_threshold: float = 0.5,
-                 min_mask_pixels: int = 50, min_size: int = 800, max_size: int = 1333,
-                 max_detections: int = 100, num_proposals: int = 1000):
+                 min_mask_pixels: int = 50, min_size: Optional[int] = None,
+                 max_size: Optional[int] = None, max_detections: int = 100,
+                 num_proposals: int = 1000, keep_categories: Sequence[str] = (),
+                 depth_scale: float = 0.001):
         _check_fraction('score_threshold', score_threshold)
         _check_fraction('mask_threshold', mask_threshold)
         _check_min_mask_pixels(min_mask_pixels)
-        state_dict, file_categories, architecture = load_maskrcnn_weights(weights_path)
-        self.categories = self._resolve_categories(categories, file_categories, weights_path)
+        content = load_maskrcnn_file(weights_path)
+        self.categories = self._resolve_categories(categories, content.categories,
+                                                   weights_path)
+        unknown = [c for c in keep_categories if c not in self.categories]
+        if unknown:
+            raise ValueError('keep_categories %s are not among the model categories %s'
+                             % (unknown, self.categories))
+        self.keep_categories = tuple(keep_categories)
         self.device = torch.device(device)
         self.score_threshold = float(score_threshold)
         self.mask_threshold = float(mask_threshold)
         self.min_mask_pixels = int(min_mask_pixels)
+        self.in_channels = content.in_channels
+        self.depth_scale = float(depth_scale)
         self.model = build_maskrcnn(
-            len(self.categories), architecture, min_size=min_size, max_size=max_size,
-            box_detections_per_img=max_detections, rpn_post_nms_top_n_test=num_proposals,
-            box_score_thresh=self.score_threshold)
+            len(self.categories), content.architecture, in_channels=content.in_channels,
+            min_size=min_size or content.min_size, max_size=max_size or content.max_size,
+            box_detections_per_img=max_detections, rpn_pre_nms_top_n_test=num_proposals,
+            rpn_post_nms_top_n_test=num_proposals, box_score_thresh=self.score_threshold)
         try:
-            self.model.load_state_dict(state_dict, strict=True)
+            self.model.load_state_dict(content.state_dict, strict=True)
         except RuntimeError as error:
             raise SegmenterWeightsError(
                 'weights %s do not fit %s with %d categories (%s): %s'
-                % (weights_path, architecture, len(self.categories),
+                % (weights_path, content.architecture, len(self.categories),
                    ', '.join(self.categories), error)) from error
         self.model.to(self.device).eval()
+
+    @property
+    def uses_depth(self) -> bool:
+        """Whether the model takes depth as a fourth input channel."""
+        return self.in_channels == 4
 
     @staticmethod
     def _resolve_categories(requested: Optional[Sequence[str]],
@@ -286,18 +406,30 @@ class TorchvisionMaskRCNNSegmenter:
         return list(chosen) if chosen is not None else list(category_names())
 
     def segment(self, rgb: np.ndarray, depth: Optional[np.ndarray] = None) -> List[Instance]:
-        """Detect and segment objects in an HxWx3 uint8 RGB image."""
+        """Detect and segment objects in an HxWx3 uint8 RGB image (+ depth for RGB-D models).
+
+        Masks come back on the RGB grid.
+        """
+        from catpose_ros.data.segmentation import depth_in_metres, image_tensor
+
         rgb = _check_rgb(rgb)
-        image = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)
-        image = image.to(self.device, torch.float32) / 255.0
+        depth_m = None
+        if self.uses_depth:
+            if depth is None:
+                raise ValueError('this Mask R-CNN takes RGB-D input; no depth image given')
+            depth_m = depth_in_metres(depth, self.depth_scale)
+        image = image_tensor(rgb, depth_m, self.in_channels).to(self.device)
         with torch.inference_mode():
             output = self.model([image])[0]
         labels = output['labels'].cpu().numpy()
+        categories = [self.categories[int(label) - 1] for label in labels]
+        keep = np.array([not self.keep_categories or c in self.keep_categories
+                         for c in categories], dtype=bool)
         return _ranked_instances(
-            masks=(output['masks'][:, 0] >= self.mask_threshold).cpu().numpy(),
-            scores=output['scores'].cpu().numpy(),
-            categories=[self.categories[int(label) - 1] for label in labels],
-            boxes=output['boxes'].cpu().numpy(),
+            masks=(output['masks'][:, 0] >= self.mask_threshold).cpu().numpy()[keep],
+            scores=output['scores'].cpu().numpy()[keep],
+            categories=[c for c, k in zip(categories, keep) if k],
+            boxes=output['boxes'].cpu().numpy()[keep],
             score_threshold=self.score_threshold, min_mask_pixels=self.min_mask_pixels)
 
 

@@ -139,10 +139,20 @@ class SegmentationParams:
         'maskrcnn', 'Segmenter backend.', choices=('maskrcnn', 'detectron2', 'label_image'),
         nodes=(SEGMENTATION_NODE,))
     weights: str = _param(
-        '', 'Segmenter weights file; empty = the backend default (no download at run time).',
-        nodes=(SEGMENTATION_NODE,))
+        '', 'Segmenter weights file; empty = the shipped models/maskrcnn_default.pt (no '
+        'download at run time).', nodes=(SEGMENTATION_NODE,))
     score_threshold: float = _param(0.5, 'Minimum detection score kept.', low=0.0, high=1.0,
                                     nodes=BOTH_NODES, live=(POSE_NODE,))
+    max_detections: int = _param(20, 'Most instances kept per image (maskrcnn).', low=1,
+                                 high=1000, nodes=(SEGMENTATION_NODE,),
+                                 live=False)
+    categories: str = _param(
+        '', 'Comma-separated categories to keep (e.g. mug,bowl); empty = all (maskrcnn).',
+        nodes=(SEGMENTATION_NODE,), live=False)
+    input_size: int = _param(
+        0, 'Short side in pixels the image is resized to before the detector; 0 = the size '
+        'the weights were trained at (maskrcnn).', low=0, high=4096,
+        nodes=(SEGMENTATION_NODE,), live=False)
     min_mask_pixels: int = _param(50, 'Masks with fewer valid pixels are skipped.',
                                   low=1, high=10 ** 7, nodes=BOTH_NODES, live=(POSE_NODE,))
 

@@ -60,7 +60,7 @@ class SegmentationOutputs:
 
 
 def load_segmenter(params: CatposeParams, share_dir: Optional[str] = None):
-    """Build the RGB segmenter the parameters name; missing weights raise a clear error."""
+    """Build the segmenter (RGB or RGB-D) the parameters name; missing weights raise clearly."""
     backend = params.segmentation.backend
     if backend not in RGB_BACKENDS:
         raise ValueError('segmentation.backend %r does not segment RGB images; the '
@@ -73,9 +73,24 @@ def load_segmenter(params: CatposeParams, share_dir: Optional[str] = None):
                'score_threshold': params.segmentation.score_threshold,
                'min_mask_pixels': params.segmentation.min_mask_pixels}
     if backend == 'maskrcnn':
-        return make_segmenter(backend, weights_path=str(weights), **options)
+        return make_segmenter(backend, weights_path=str(weights),
+                              **maskrcnn_options(params), **options)
     return make_segmenter(backend, config_path=str(weights.with_suffix('.yaml')),
                           weights_path=str(weights), **options)
+
+
+def maskrcnn_options(params: CatposeParams) -> Dict[str, Any]:
+    """Mask R-CNN keyword arguments from the segmentation and depth parameters.
+
+    input_size 0 keeps the size stored with the weights; otherwise the short side is
+    input_size and the long side may grow to twice that (any usual aspect ratio fits).
+    """
+    seg = params.segmentation
+    keep = tuple(c.strip() for c in seg.categories.split(',') if c.strip())
+    size = {'min_size': seg.input_size, 'max_size': 2 * seg.input_size} \
+        if seg.input_size else {}
+    return {'max_detections': seg.max_detections, 'keep_categories': keep,
+            'depth_scale': params.depth.scale, **size}
 
 
 class SegmentationNodeCore:
