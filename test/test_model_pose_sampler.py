@@ -26,10 +26,20 @@ import torch
 from catpose_ros.geometry.rotation import (average_rotations, geodesic_angle,
                                            matrix_to_rotation_6d, rotation_6d_to_matrix)
 from catpose_ros.model.guidance import GuidanceConfig
-from catpose_ros.model.pose_sampler import PoseSampler, SamplerConfig
+from catpose_ros.model.pose_sampler import GENPOSE_T0, PoseSampler, SamplerConfig
 from catpose_ros.model.sde import VESDE
 
 SDE = VESDE()
+
+
+def paper_config(**changes) -> SamplerConfig:
+    """Return the paper's (GenPose's) cold start: noise around 0 at t0 = 0.55."""
+    values = {'cold_start': 'noise', 't0': GENPOSE_T0, 'final_denoise': False,
+              'guidance': GuidanceConfig()}
+    values.update(changes)
+    return SamplerConfig(**values)
+
+
 UNGUIDED = GuidanceConfig(kind='none')
 
 
@@ -64,7 +74,7 @@ def errors(poses: torch.Tensor, targets: torch.Tensor):
 @pytest.mark.parametrize('method', ['ddim', 'pf_ode'])
 def test_cold_rows_converge_to_the_target_pose(method):
     targets = random_poses(16)
-    sampler = PoseSampler(SDE, SamplerConfig(method=method))
+    sampler = PoseSampler(SDE, paper_config(method=method))
     result = sampler.sample(GaussianPosterior(), targets,
                             generator=torch.Generator().manual_seed(1))
     rotation_error, translation_error = errors(result.poses, targets)
@@ -75,7 +85,7 @@ def test_cold_rows_converge_to_the_target_pose(method):
 
 
 def test_candidates_are_proper_rotations():
-    result = PoseSampler(SDE, SamplerConfig(num_candidates=3)).sample(
+    result = PoseSampler(SDE, paper_config(num_candidates=3)).sample(
         GaussianPosterior(std=0.3), random_poses(4), generator=torch.Generator().manual_seed(2))
     rotation = rotation_6d_to_matrix(result.candidates[..., :6])
     identity = torch.eye(3).expand_as(rotation)
@@ -94,7 +104,7 @@ def test_cold_and_warm_rows_share_one_batch_with_their_own_start_times():
     init[:, 6] += 0.1
     warm = torch.arange(rows) % 2 == 0
     model = GaussianPosterior(std=0.01)
-    config = SamplerConfig(method='pf_ode', guidance=UNGUIDED, rtol=1e-6, atol=1e-7)
+    config = paper_config(method='pf_ode', guidance=UNGUIDED, rtol=1e-6, atol=1e-7)
     result = PoseSampler(SDE, config).sample(model, targets, init_poses=init, warm=warm,
                                              generator=torch.Generator().manual_seed(3))
     start = torch.where(warm, config.track_t0, config.t0)
@@ -115,7 +125,7 @@ def test_cold_and_warm_rows_share_one_batch_with_their_own_start_times():
 def test_warm_start_defaults_to_all_rows_when_init_poses_are_given():
     targets = random_poses(3)
     model = GaussianPosterior()
-    PoseSampler(SDE, SamplerConfig(steps=5)).sample(model, targets, init_poses=targets)
+    PoseSampler(SDE, paper_config(steps=5)).sample(model, targets, init_poses=targets)
     assert torch.allclose(model.first_times, torch.full((3,), 0.15), atol=1e-6)
 
 
@@ -124,7 +134,7 @@ def test_mean_and_first_aggregation_of_candidates():
     generator_seed = 4
     outputs = {}
     for aggregation in ('first', 'mean'):
-        config = SamplerConfig(num_candidates=50, aggregation=aggregation, guidance=UNGUIDED)
+        config = paper_config(num_candidates=50, aggregation=aggregation, guidance=UNGUIDED)
         outputs[aggregation] = PoseSampler(SDE, config).sample(
             GaussianPosterior(std=0.05), targets,
             generator=torch.Generator().manual_seed(generator_seed))
@@ -153,7 +163,7 @@ def test_covariance_matches_the_posterior_in_camera_axes():
     std[6:] = torch.tensor([0.01, 0.02, 0.03])
     turn = torch.tensor([[1.0, 0, 0], [0, 0, -1], [0, 1, 0]])
     target = torch.cat((matrix_to_rotation_6d(turn), torch.zeros(3)))[None]
-    config = SamplerConfig(method='pf_ode', num_candidates=3000, guidance=UNGUIDED)
+    config = paper_config(method='pf_ode', num_candidates=3000, guidance=UNGUIDED)
     result = PoseSampler(SDE, config).sample(GaussianPosterior(std), target,
                                              generator=torch.Generator().manual_seed(5))
     variance = (std ** 2 + SDE.sigma(torch.tensor(SDE.eps)) ** 2)
@@ -168,7 +178,7 @@ def test_covariance_matches_the_posterior_in_camera_axes():
 
 
 def test_empty_batch_and_bad_inputs():
-    sampler = PoseSampler(SDE, SamplerConfig(num_candidates=2))
+    sampler = PoseSampler(SDE, paper_config(num_candidates=2))
     empty = sampler.sample(GaussianPosterior(), torch.zeros(0, 9))
     assert empty.poses.shape == (0, 9) and empty.covariance.shape == (0, 6, 6)
     with pytest.raises(ValueError, match='init_poses'):
@@ -186,7 +196,7 @@ def test_empty_batch_and_bad_inputs():
 
 def test_cuda_graph_switch_leaves_other_devices_unchanged():
     targets = random_poses(4)
-    plain, switched = (PoseSampler(SDE, SamplerConfig(steps=5, cuda_graph=flag))
+    plain, switched = (PoseSampler(SDE, paper_config(steps=5, cuda_graph=flag))
                        for flag in (False, True))
     first = plain.sample(GaussianPosterior(), targets,
                          generator=torch.Generator().manual_seed(2))
@@ -200,8 +210,8 @@ def test_cuda_graph_replay_matches_eager_sampling():
     targets = random_poses(6).cuda()
     init = random_poses(6, seed=3).cuda()
     warm = torch.tensor([True, False] * 3, device='cuda')
-    eager = PoseSampler(SDE, SamplerConfig(steps=10))
-    graphed = PoseSampler(SDE, SamplerConfig(steps=10, cuda_graph=True))
+    eager = PoseSampler(SDE, paper_config(steps=10))
+    graphed = PoseSampler(SDE, paper_config(steps=10, cuda_graph=True))
     results = [sampler.sample(GaussianPosterior(), targets, init, warm,
                               torch.Generator(device='cuda').manual_seed(4)).poses
                for sampler in (eager, graphed, graphed)]      # eager, recording, replay
@@ -212,7 +222,7 @@ def test_cuda_graph_replay_matches_eager_sampling():
 def test_cold_rows_can_start_around_a_given_centre():
     from catpose_ros.model.pose_sampler import cold_centres
     sde = VESDE()
-    config = SamplerConfig(steps=2, t0=1e-3, guidance=GuidanceConfig(kind='none'))
+    config = paper_config(steps=2, t0=1e-3, guidance=GuidanceConfig(kind='none'))
     centre = torch.tensor([[1.0, 0, 0, 0, 1, 0, 0.5, -0.4, 0.3]])
     samples = PoseSampler(sde, config).sample(lambda x, t, f: torch.zeros_like(x),
                                               torch.zeros(1, 4), cold_centre=centre)

@@ -39,6 +39,14 @@ _LOG = logging.getLogger(__name__)
 POSE_DIM = 9
 METHODS = ('ddim', 'pf_ode')
 COLD_STARTS = ('noise', 'regression')
+GENPOSE_T0 = 0.55  # GenPose's single-frame start time (noise of sigma ~1.1 around zero)
+
+
+def tuned_guidance() -> GuidanceConfig:
+    """Score scaling chosen by `catpose tune-sampler` on the validation split."""
+    return GuidanceConfig(kind='exponential', w_min=1.5, w_max=20.0, beta=3.0)
+
+
 AGGREGATIONS = ('first', 'mean')
 
 ScoreModel = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -49,7 +57,10 @@ class SamplerConfig:
     """How poses are sampled.
 
     method: 'ddim' (fixed `steps`, geometric in sigma) or 'pf_ode' (adaptive RK45 with rtol,
-    atol). t0 = 0.55 is GenPose's single-frame start, track_t0 = 0.15 its tracking start.
+    atol). track_t0 = 0.15 is GenPose's tracking start. The defaults of t0, guidance,
+    final_denoise and cold_start are the settings `catpose tune-sampler` chose for the
+    shipped model on the validation split (GenPose starts every cold estimate from noise at
+    t0 = 0.55, GENPOSE_T0); checkpoints carry their own settings, which take precedence.
     aggregation: 'first' returns candidate 0 (the others only measure the spread); 'mean'
     is GenPose-style mean pooling (Markley quaternion mean, arithmetic mean translation).
     update: the DDIM step ('exact' guided VE update or 'euler', see samplers.ddim_sample).
@@ -64,18 +75,18 @@ class SamplerConfig:
 
     method: str = 'ddim'
     steps: int = 20
-    t0: float = 0.55
+    t0: float = 0.25
     track_t0: float = 0.15
-    guidance: GuidanceConfig = field(default_factory=GuidanceConfig)
+    guidance: GuidanceConfig = field(default_factory=tuned_guidance)
     num_candidates: int = 1
     aggregation: str = 'first'
     rtol: float = 1e-5
     atol: float = 1e-5
     max_ode_steps: int = 1000
     update: str = 'exact'
-    final_denoise: bool = False
+    final_denoise: bool = True
     cuda_graph: bool = False
-    cold_start: str = 'noise'
+    cold_start: str = 'regression'
 
     def __post_init__(self):
         if self.method not in METHODS:

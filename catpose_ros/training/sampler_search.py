@@ -35,7 +35,8 @@ from catpose_ros.data.dataset import PosePointDataset
 from catpose_ros.evaluation.metrics import pose_errors
 from catpose_ros.geometry.rotation import rotation_6d_to_matrix
 from catpose_ros.model.guidance import GuidanceConfig
-from catpose_ros.model.pose_sampler import cold_centres, PoseSampler, SamplerConfig
+from catpose_ros.model.pose_sampler import (cold_centres, GENPOSE_T0, PoseSampler,
+                                            SamplerConfig)
 from catpose_ros.model.posenet import CatPoseNet
 
 LOG = logging.getLogger(__name__)
@@ -184,8 +185,9 @@ def sampling_table(model: CatPoseNet, encoded: EncodedSet, best: SamplerConfig,
                    seed: int = 0) -> List[Tuple[str, Dict]]:
     """Return the paper's sampling comparison around the chosen setting (one split)."""
     unguided = replace(best, guidance=GuidanceConfig(kind='none'))
+    from_noise = replace(best, cold_start='noise', t0=GENPOSE_T0)  # the paper's start
     rows: List[Optional[SamplerConfig]] = [
-        None, unguided,
+        None, replace(from_noise, guidance=GuidanceConfig(kind='none')), from_noise, unguided,
         replace(best, guidance=GuidanceConfig(kind='constant', w=3.0)),
         replace(best, guidance=GuidanceConfig(kind='linear', w_min=best.guidance.w_min,
                                               w_max=best.guidance.w_max)),
