@@ -44,7 +44,7 @@ GENPOSE_T0 = 0.55  # GenPose's single-frame start time (noise of sigma ~1.1 arou
 
 def tuned_guidance() -> GuidanceConfig:
     """Score scaling chosen by `catpose tune-sampler` on the validation split."""
-    return GuidanceConfig(kind='exponential', w_min=1.5, w_max=20.0, beta=3.0)
+    return GuidanceConfig(kind='exponential', w_min=1.0, w_max=10.0, beta=3.0)
 
 
 AGGREGATIONS = ('first', 'mean')
@@ -57,10 +57,10 @@ class SamplerConfig:
     """How poses are sampled.
 
     method: 'ddim' (fixed `steps`, geometric in sigma) or 'pf_ode' (adaptive RK45 with rtol,
-    atol). track_t0 = 0.15 is GenPose's tracking start. The defaults of t0, guidance,
-    final_denoise and cold_start are the settings `catpose tune-sampler` chose for the
-    shipped model on the validation split (GenPose starts every cold estimate from noise at
-    t0 = 0.55, GENPOSE_T0); checkpoints carry their own settings, which take precedence.
+    atol). track_t0 = 0.15 is GenPose's tracking start. The defaults of t0, guidance and
+    final_denoise are the settings `catpose tune-sampler` chose for the shipped model on the
+    validation split (GenPose starts cold estimates at t0 = 0.55, GENPOSE_T0); checkpoints
+    carry their own settings, which take precedence.
     aggregation: 'first' returns candidate 0 (the others only measure the spread); 'mean'
     is GenPose-style mean pooling (Markley quaternion mean, arithmetic mean translation).
     update: the DDIM step ('exact' guided VE update or 'euler', see samplers.ddim_sample).
@@ -75,7 +75,7 @@ class SamplerConfig:
 
     method: str = 'ddim'
     steps: int = 20
-    t0: float = 0.25
+    t0: float = 0.7
     track_t0: float = 0.15
     guidance: GuidanceConfig = field(default_factory=tuned_guidance)
     num_candidates: int = 1
@@ -86,7 +86,7 @@ class SamplerConfig:
     update: str = 'exact'
     final_denoise: bool = True
     cuda_graph: bool = False
-    cold_start: str = 'regression'
+    cold_start: str = 'noise'
 
     def __post_init__(self):
         if self.method not in METHODS:

@@ -85,16 +85,16 @@ class SamplerParams:
                          choices=('ddim', 'pf_ode'), live=True)
     steps: int = _param(20, 'Sampler steps for ddim (pf_ode adapts its own).',
                         low=1, high=1000, live=True)
-    t0: float = _param(0.25, 'Start time of a cold (untracked) estimate.', low=1e-3,
+    t0: float = _param(0.7, 'Start time of a cold (untracked) estimate.', low=1e-3,
                        high=1.0, live=True)
     track_t0: float = _param(
         0.15, 'Start time of a warm start from the previous pose (tracking mode).',
         low=1e-3, high=1.0, live=True)
     guidance: str = _param('exponential', 'Score-scaling schedule w(t).',
                            choices=('none', 'constant', 'linear', 'exponential'), live=True)
-    w_min: float = _param(1.5, 'Score scale at t = 1 (linear, exponential).', low=0.0,
+    w_min: float = _param(1.0, 'Score scale at t = 1 (linear, exponential).', low=0.0,
                           high=100.0, live=True)
-    w_max: float = _param(20.0, 'Score scale at t = 0 (linear, exponential).', low=0.0,
+    w_max: float = _param(10.0, 'Score scale at t = 0 (linear, exponential).', low=0.0,
                           high=100.0, live=True)
     beta: float = _param(3.0, 'Rate of the exponential schedule.', low=0.0, high=100.0,
                          live=True)
@@ -110,7 +110,7 @@ class SamplerParams:
         True, 'One more score evaluation at the smallest noise level that removes the noise '
         'left there.', live=True)
     cold_start: str = _param(
-        'regression', 'Where an untracked estimate starts: noise around zero, or noise around the '
+        'noise', 'Where an untracked estimate starts: noise around zero, or noise around the '
         "regression head's pose (then from a smaller t0).", choices=('noise', 'regression'),
         live=True)
     cuda_graph: bool = _param(

@@ -125,7 +125,8 @@ def _candidates(config: SamplerConfig, axis: str) -> Iterable[SamplerConfig]:
         for t0 in (0.15, 0.25, 0.35, 0.45, 0.55, 0.7, 0.85, 1.0):
             yield replace(config, t0=t0)
     elif axis == 'cold_start':
-        yield replace(config, cold_start='noise')
+        for t0 in (0.45, GENPOSE_T0, 0.7):  # from noise around zero: the paper's start
+            yield replace(config, cold_start='noise', t0=t0)
         for t0 in (0.15, 0.25, 0.35, 0.45):  # a regressed start needs little noise
             yield replace(config, cold_start='regression', t0=t0)
     elif axis == 'w_max':
@@ -142,7 +143,9 @@ def _candidates(config: SamplerConfig, axis: str) -> Iterable[SamplerConfig]:
         raise ValueError('unknown search axis %r' % axis)
 
 
-AXES = ('update', 'cold_start', 'w_max', 'beta', 'w_min', 't0', 'steps', 'update')
+# cold_start twice: which start is best depends on the guidance found in between.
+AXES = ('update', 'cold_start', 'w_max', 'beta', 'w_min', 'cold_start', 't0', 'steps',
+        'update')
 
 
 def coordinate_search(model: CatPoseNet, encoded: EncodedSet,

@@ -20,7 +20,6 @@ states, so a run cut short (e.g. a GPU lease ending) continues where it stopped.
 """
 
 import contextlib
-from dataclasses import replace
 import logging
 import math
 from pathlib import Path
@@ -41,8 +40,7 @@ from catpose_ros.geometry.rotation import matrix_to_rotation_6d, rotation_6d_to_
 from catpose_ros.model.checkpoint import load_checkpoint, save_checkpoint
 from catpose_ros.model.device import resolve_device
 from catpose_ros.model.losses import dsm_loss, regression_loss
-from catpose_ros.model.pose_sampler import (cold_centres, GENPOSE_T0, PoseSampler,
-                                            SamplerConfig)
+from catpose_ros.model.pose_sampler import cold_centres, PoseSampler, SamplerConfig
 from catpose_ros.model.posenet import CatPoseNet, ModelConfig
 from catpose_ros.training.config import TrainConfig
 from catpose_ros.training.distributed import (distributed_device, gather,
@@ -118,17 +116,6 @@ def stage_loss(model: CatPoseNet, batch: Dict[str, torch.Tensor], config: TrainC
         total = total + diffusion
     parts['loss'] = total
     return parts
-
-
-def stage_sampler(config: TrainConfig) -> SamplerConfig:
-    """Sampler settings a checkpoint of this stage can use before it is tuned.
-
-    A stage that never trained the regression head (scratch) cannot start from it, so its
-    cold estimates start from noise at GenPose's t0.
-    """
-    if config.stage == 'scratch':
-        return SamplerConfig(cold_start='noise', t0=GENPOSE_T0)
-    return SamplerConfig()
 
 
 class StageLoss(nn.Module):
@@ -364,7 +351,7 @@ class Trainer:
             'train_config': self.config.to_dict(), 'history': self.history,
             'raw_model': self.model.state_dict(), 'ema': self.ema.state_dict(),
             'optimizer': self.optimizer.state_dict(), 'torch_rng': rng_states[0],
-            'torch_rng_ranks': rng_states, 'sampler': stage_sampler(self.config).to_dict(),
+            'torch_rng_ranks': rng_states,
         }
         save_checkpoint(path, self.ema.module, self.model.config, extra=extra)
         return path
@@ -436,7 +423,7 @@ class Trainer:
         results: Dict[str, float] = {}
         predictions = {'reg': model.regress(features)} if self.config.uses_regression else {}
         if self.config.uses_diffusion:
-            config = replace(stage_sampler(self.config), steps=self.config.val_steps)
+            config = SamplerConfig(steps=self.config.val_steps)
             generator = torch.Generator(self.device).manual_seed(self.config.seed)
             predictions['diff'] = PoseSampler(model.sde, config).sample(
                 model.score, features, generator=generator,
