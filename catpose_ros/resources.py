@@ -67,3 +67,12 @@ def how_to_set(parameter: str) -> str:
         return ('pass %s:=/path/to/file to the launch file (it sets the %s parameter)'
                 % (LAUNCH_ARGUMENTS[parameter], parameter))
     return 'set the %s parameter to /path/to/file' % parameter
+
+
+def display_path(path) -> str:
+    """Return a path as a report should show it: relative to the working directory if inside."""
+    resolved = Path(path).resolve()
+    try:
+        return str(resolved.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(resolved)

@@ -103,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
     from catpose_ros.evaluation.nocs_map import nocs_map
     from catpose_ros.evaluation.report import build_report, markdown_table, write_report
     from catpose_ros.model.device import configure_threads
+    from catpose_ros.resources import display_path
 
     configure_threads(args.threads)
     dataset = runner.open_dataset(args.data, args.split)
@@ -122,7 +123,8 @@ def run(args: argparse.Namespace) -> int:
     if args.masks == 'predicted':
         settings['segmentation_backend'] = args.segmentation_backend
         settings['segmentation_weights'] = args.segmentation_weights or 'default'
-    report = build_report(nocs_map(ordered), outcome.objects, len(frames), model_path,
+    report = build_report(nocs_map(ordered), outcome.objects, len(frames),
+                          display_path(model_path),
                           settings, dataset.description, outcome.frame_ms)
     paths = write_report(args.out, report, outcome.objects, plots=not args.no_plots)
     if args.export_nocs is not None:

@@ -132,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
     from catpose_ros.model.checkpoint import load_checkpoint
     from catpose_ros.model.device import configure_threads, resolve_device
     from catpose_ros.perception.estimator import stored_sampler_config
-    from catpose_ros.resources import resolve_checkpoint
+    from catpose_ros.resources import display_path, resolve_checkpoint
     from catpose_ros.training import sampler_search as search
 
     configure_threads(args.threads)
@@ -154,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
         'catpose results ' + ' '.join(shlex.quote(a) for a in _argv(args)),
         '```', '',
         'Model `%s`; sampler settings stored in it (chosen on the validation split): %s.'
-        % (model_path, search.describe(best)), '',
+        % (display_path(model_path), search.describe(best)), '',
         '## NOCS mAP on unseen test instances (ground-truth masks)', '',
         _map_rows([('default: diffusion, K=1, guided', single),
                    ('regression head', regression)]), '',
