@@ -48,3 +48,21 @@ def fake_ros(monkeypatch):
             sys.modules.pop(name, None)
         for number, handler in handlers.items():
             signal.signal(number, handler)
+
+
+@pytest.fixture(scope='module')
+def checkpoint(tmp_path_factory):
+    """Save a tiny random pose model (a test module may define its own fixture)."""
+    from ros_test_support import save_tiny_checkpoint
+    return save_tiny_checkpoint(tmp_path_factory.mktemp('model') / 'random.pt')
+
+
+@pytest.fixture(scope='module')
+def estimator(checkpoint):
+    """Load that checkpoint as the pose node would, with fast parameters."""
+    from ros_test_support import FAST_PARAMS
+
+    from catpose_ros.ros.params import CatposeParams
+    from catpose_ros.ros.pose_pipeline import load_estimator
+    return load_estimator(CatposeParams.from_dict(dict(FAST_PARAMS, **{
+        'model.checkpoint': str(checkpoint)})))

@@ -24,18 +24,7 @@ from catpose_ros.perception.estimator import NonFiniteModelError, PoseEstimator
 from catpose_ros.ros import conversions as conv
 from catpose_ros.ros.messages import RosbagsFactory
 from catpose_ros.ros.params import CatposeParams
-from catpose_ros.ros.pose_pipeline import load_estimator, PoseNodeCore, WorkerGuard
-
-
-@pytest.fixture(scope='module')
-def checkpoint(tmp_path_factory):
-    return save_tiny_checkpoint(tmp_path_factory.mktemp('model') / 'random.pt')
-
-
-@pytest.fixture(scope='module')
-def estimator(checkpoint):
-    return load_estimator(CatposeParams.from_dict(dict(FAST_PARAMS, **{
-        'model.checkpoint': str(checkpoint)})))
+from catpose_ros.ros.pose_pipeline import PoseNodeCore, WorkerGuard
 
 
 @pytest.fixture(scope='module')

@@ -18,7 +18,7 @@ from pathlib import Path
 import sqlite3
 
 import pytest
-from ros_test_support import FAST_PARAMS, save_tiny_checkpoint, STAMP_NS, synthetic_frame
+from ros_test_support import FAST_PARAMS, STAMP_NS, synthetic_frame
 import yaml
 
 from catpose_ros.cli.main import main
@@ -29,11 +29,6 @@ from catpose_ros.ros.bag_io import (BagOutputError, BagTopicError, BagTopics, Ba
 from catpose_ros.ros.bag_processing import process_bag
 
 FRAMES = 3
-
-
-@pytest.fixture(scope='module')
-def checkpoint(tmp_path_factory):
-    return save_tiny_checkpoint(tmp_path_factory.mktemp('model') / 'random.pt')
 
 
 def _params(checkpoint):

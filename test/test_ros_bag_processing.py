@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from ros_test_support import FAST_PARAMS, FRAME_ID, save_tiny_checkpoint, synthetic_frame
+from ros_test_support import FAST_PARAMS, FRAME_ID, synthetic_frame
 
 from catpose_ros.ros import conversions as conv
 from catpose_ros.ros.bag_io import sequence_to_bag
@@ -26,11 +26,6 @@ from catpose_ros.ros.bag_processing import OutputTopics, process_bag
 from catpose_ros.ros.messages import make_typestore
 
 FRAMES = 4
-
-
-@pytest.fixture(scope='module')
-def checkpoint(tmp_path_factory):
-    return save_tiny_checkpoint(tmp_path_factory.mktemp('model') / 'random.pt')
 
 
 def _params(checkpoint, **overrides):

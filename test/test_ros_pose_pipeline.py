@@ -19,23 +19,12 @@ import threading
 import numpy as np
 import pytest
 from ros_test_support import (FAST_PARAMS, FRAME_ID, frame_messages, HEIGHT, OBJECTS,
-                              save_tiny_checkpoint, STAMP_NS, TINY_POINTS, WIDTH)
+                              STAMP_NS, TINY_POINTS, WIDTH)
 
 from catpose_ros.ros import conversions as conv
 from catpose_ros.ros.messages import RosbagsFactory
 from catpose_ros.ros.params import CatposeParams, ModelNotFoundError
-from catpose_ros.ros.pose_pipeline import FrameSlot, load_estimator, PoseNodeCore
-
-
-@pytest.fixture(scope='module')
-def checkpoint(tmp_path_factory):
-    return save_tiny_checkpoint(tmp_path_factory.mktemp('model') / 'random.pt')
-
-
-@pytest.fixture(scope='module')
-def estimator(checkpoint):
-    return load_estimator(CatposeParams.from_dict(dict(FAST_PARAMS, **{
-        'model.checkpoint': str(checkpoint)})))
+from catpose_ros.ros.pose_pipeline import FrameSlot, PoseNodeCore
 
 
 @pytest.fixture(params=['humble', 'jazzy'])
