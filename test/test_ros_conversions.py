@@ -348,3 +348,13 @@ def test_label_info_round_trip(factory):
     assert cv.label_info_to_dict(message) == {1: 'bottle', 2: 'bowl', 3: 'camera', 4: 'can',
                                               5: 'laptop', 6: 'mug'}
     assert message.threshold == pytest.approx(0.5)
+
+
+def test_detection2d_centre_of_a_huge_finite_box_stays_finite():
+    factory = RosbagsFactory('jazzy')
+    header = factory.make('std_msgs/msg/Header', stamp=cv.ns_to_stamp(factory, 1), frame_id='c')
+    edge = 8.98846567431158e307  # (edge + edge) / 2 overflows to inf
+    record = cv.Detection2DRecord(1, 'mug', 0.5, (0.0, edge, 0.0, edge))
+    message = cv.detections_to_detection2d_array(factory, [record], header)
+    centre = message.detections[0].bbox.center.position
+    assert np.isfinite([centre.x, centre.y]).all() and centre.y == edge

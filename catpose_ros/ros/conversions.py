@@ -466,8 +466,9 @@ def detections_to_detection2d_array(factory: MessageFactory, detections: Iterabl
     messages = []
     for det in detections:
         x1, y1, x2, y2 = (float(v) for v in det.box)
+        # Halves first: (x1 + x2) / 2 overflows for corners near the float limit.
         center = factory.make('vision_msgs/msg/Pose2D', position=factory.make(
-            'vision_msgs/msg/Point2D', x=(x1 + x2) / 2.0, y=(y1 + y2) / 2.0), theta=0.0)
+            'vision_msgs/msg/Point2D', x=x1 / 2.0 + x2 / 2.0, y=y1 / 2.0 + y2 / 2.0), theta=0.0)
         hypothesis = factory.make(
             'vision_msgs/msg/ObjectHypothesisWithPose',
             hypothesis=factory.make('vision_msgs/msg/ObjectHypothesis',
