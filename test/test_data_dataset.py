@@ -12,7 +12,6 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-import argparse
 import time
 
 from hypothesis import given, settings, strategies as st
@@ -21,8 +20,9 @@ import pytest
 from scipy.spatial.transform import Rotation
 import torch
 
+from catpose_ros.cli.main import main
 from catpose_ros.data import augment
-from catpose_ros.data.dataset import build_point_cache, PosePointDataset, register_cache_command
+from catpose_ros.data.dataset import build_point_cache, PosePointDataset
 from catpose_ros.data.frame import Frame, ObjectAnnotation
 from catpose_ros.data.nocs import DatasetError, write_frame
 from catpose_ros.geometry.camera import CameraIntrinsics
@@ -204,11 +204,8 @@ def test_shards_concatenate(cache_path, tmp_path):
 def test_cache_from_a_nocs_root_and_cli(tmp_path):
     for index in range(2):
         write_frame(tmp_path / 'Real' / 'test' / 'scene_1', index, face_frame(index), 'real')
-    parser = argparse.ArgumentParser()
-    register_cache_command(parser.add_subparsers())
-    args = parser.parse_args(['cache', '--root', str(tmp_path), '--split', 'real_test',
-                              '--out', str(tmp_path / 'real_test.npz'), '--max-points', '400'])
-    assert args.func(args) == 0
+    assert main(['data', 'cache', '--root', str(tmp_path), '--split', 'real_test',
+                 '--out', str(tmp_path / 'real_test.npz'), '--max-points', '400']) == 0
     dataset = PosePointDataset(tmp_path / 'real_test.npz', num_points=128)
     assert len(dataset) == 4
     reference = face_frame(1).objects[1]

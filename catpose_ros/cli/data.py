@@ -56,6 +56,14 @@ def _add_scene_options(parser: argparse.ArgumentParser, frames: int, frames_help
                         help='camera model: REAL275 (real) or CAMERA25 (camera) intrinsics')
 
 
+def _add_point_options(parser: argparse.ArgumentParser) -> None:
+    """Add the options of what the point cache keeps per instance."""
+    parser.add_argument('--max-points', type=int, default=2048,
+                        help='points kept per instance (random subset)')
+    parser.add_argument('--mask-noise-variants', type=int, default=1,
+                        help='extra copies cut with a degraded mask, per instance')
+
+
 def _add_generate(actions: argparse._SubParsersAction) -> None:
     parser = actions.add_parser(
         'generate', help='render synthetic tabletop scenes in the NOCS on-disk format',
@@ -94,12 +102,9 @@ def _add_cache(actions: argparse._SubParsersAction) -> None:
     parser.add_argument('--root', type=Path, required=True, help='NOCS dataset root')
     parser.add_argument('--split', choices=NOCS_SPLITS, required=True)
     parser.add_argument('--out', type=Path, required=True, help='cache file (.npz)')
-    parser.add_argument('--max-points', type=int, default=2048,
-                        help='points kept per instance (random subset)')
+    _add_point_options(parser)
     parser.add_argument('--min-points', type=int, default=50,
                         help='instances with fewer valid depth pixels are dropped')
-    parser.add_argument('--mask-noise-variants', type=int, default=1,
-                        help='extra copies cut with a degraded mask, per instance')
     parser.add_argument('--seed', type=int, default=0, help='subsampling and mask-noise seed')
     parser.set_defaults(func=run_cache)
 
@@ -113,10 +118,7 @@ def _add_synth_cache(actions: argparse._SubParsersAction) -> None:
     _add_scene_options(parser, frames=5, frames_help='independent random viewpoints per scene')
     parser.add_argument('--first-scene', type=int, default=0,
                         help='index of the first scene (to grow a cache in parts)')
-    parser.add_argument('--max-points', type=int, default=2048,
-                        help='points kept per instance (random subset)')
-    parser.add_argument('--mask-noise-variants', type=int, default=1,
-                        help='extra copies cut with a degraded mask, per instance')
+    _add_point_options(parser)
     parser.add_argument('--seed', type=int, default=0, help='scene and cache seed')
     parser.add_argument('--workers', type=int, default=1, help='rendering processes')
     parser.set_defaults(func=run_synth_cache)

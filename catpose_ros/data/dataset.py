@@ -29,7 +29,6 @@ Mask boundary noise needs the mask, which the cache does not keep: the cache sto
 Memory: about 6 * points bytes per stored point set (12 KB for 2048 points), held in RAM.
 """
 
-import argparse
 import logging
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Union
@@ -265,31 +264,3 @@ class PosePointDataset:
                 'translation': np.asarray(translation, np.float32),
                 'size': np.asarray(size, np.float32), 'category': category,
                 'symmetric': symmetric}
-
-
-def _run_cache_command(args: argparse.Namespace) -> int:
-    counts = build_point_cache(Path(args.root), Path(args.out), split=args.split,
-                               max_points=args.max_points, min_points=args.min_points,
-                               mask_noise_variants=args.mask_noise_variants, seed=args.seed)
-    print('cached %(instances)d instances from %(frames)d frames (%(dropped)d dropped)'
-          % counts)
-    return 0
-
-
-def register_cache_command(subparsers) -> argparse.ArgumentParser:
-    """Add `cache` to a sub-command group (e.g. `catpose data cache`); returns its parser."""
-    parser = subparsers.add_parser(
-        'cache', help='back-project a NOCS split once into a training point cache (.npz)')
-    parser.add_argument('--root', required=True, help='NOCS data root (holds CAMERA/, Real/)')
-    parser.add_argument('--split', required=True,
-                        choices=('camera_train', 'camera_val', 'real_train', 'real_test'))
-    parser.add_argument('--out', required=True, help='output .npz file')
-    parser.add_argument('--max-points', type=int, default=2048,
-                        help='unique points kept per instance')
-    parser.add_argument('--min-points', type=int, default=50,
-                        help='drop instances with fewer valid depth pixels')
-    parser.add_argument('--mask-noise-variants', type=int, default=1,
-                        help='extra point sets per instance from noisy mask boundaries')
-    parser.add_argument('--seed', type=int, default=0)
-    parser.set_defaults(func=_run_cache_command)
-    return parser
