@@ -34,8 +34,8 @@ SDE = VESDE()
 
 def paper_config(**changes) -> SamplerConfig:
     """Return the paper's (GenPose's) cold start: noise around 0 at t0 = 0.55."""
-    values = {'cold_start': 'noise', 't0': GENPOSE_T0, 'final_denoise': False,
-              'guidance': GuidanceConfig()}
+    values = {'cold_start': 'noise', 't0': GENPOSE_T0, 'track_t0': 0.15,
+              'final_denoise': False, 'guidance': GuidanceConfig()}
     values.update(changes)
     return SamplerConfig(**values)
 

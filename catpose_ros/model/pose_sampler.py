@@ -57,10 +57,10 @@ class SamplerConfig:
     """How poses are sampled.
 
     method: 'ddim' (fixed `steps`, geometric in sigma) or 'pf_ode' (adaptive RK45 with rtol,
-    atol). track_t0 = 0.15 is GenPose's tracking start. The defaults of t0, guidance and
-    final_denoise are the settings `catpose tune-sampler` chose for the shipped model on the
-    validation split (GenPose starts cold estimates at t0 = 0.55, GENPOSE_T0); checkpoints
-    carry their own settings, which take precedence.
+    atol). The defaults of t0, guidance and final_denoise are the settings `catpose
+    tune-sampler` chose for the shipped model on the validation split, track_t0 the best of
+    0.15 (GenPose's) to 0.45 on validation sequences (GenPose starts cold estimates at
+    t0 = 0.55, GENPOSE_T0); checkpoints carry their own settings, which take precedence.
     aggregation: 'first' returns candidate 0 (the others only measure the spread); 'mean'
     is GenPose-style mean pooling (Markley quaternion mean, arithmetic mean translation).
     update: the DDIM step ('exact' guided VE update or 'euler', see samplers.ddim_sample).
@@ -76,7 +76,7 @@ class SamplerConfig:
     method: str = 'ddim'
     steps: int = 20
     t0: float = 0.7
-    track_t0: float = 0.15
+    track_t0: float = 0.35
     guidance: GuidanceConfig = field(default_factory=tuned_guidance)
     num_candidates: int = 1
     aggregation: str = 'first'
