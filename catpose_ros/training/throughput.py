@@ -26,9 +26,8 @@ from typing import Dict
 
 import torch
 
-from catpose_ros.model.losses import dsm_loss, regression_loss
-from catpose_ros.training.trainer import encoder_precision, pose_targets, trainable_parameters
-from catpose_ros.training.trainer import Trainer
+from catpose_ros.training.trainer import (encode_batch, heads_loss, trainable_parameters,
+                                          Trainer)
 
 PHASES = ('data', 'encoder', 'heads', 'backward', 'optimizer')
 
@@ -37,20 +36,6 @@ def _sync(device: torch.device) -> float:
     if device.type == 'cuda':
         torch.cuda.synchronize(device)
     return time.perf_counter()
-
-
-def _heads_loss(trainer: Trainer, features: torch.Tensor, batch: Dict[str, torch.Tensor],
-                x0: torch.Tensor) -> torch.Tensor:
-    config, model = trainer.config, trainer.model
-    total = features.new_zeros(())
-    if config.uses_regression:
-        targets = pose_targets(batch)
-        total = total + regression_loss(model.regress(features), batch['rotation'],
-                                        targets['translation_rel'], batch['symmetric'],
-                                        config.translation_scale)[0]
-    if config.uses_diffusion:
-        total = total + dsm_loss(model.score, features, x0, model.sde, config.num_draws)
-    return total
 
 
 def measure_throughput(trainer: Trainer, steps: int, warmup: int = 1) -> Dict[str, float]:
@@ -65,14 +50,9 @@ def measure_throughput(trainer: Trainer, steps: int, warmup: int = 1) -> Dict[st
         start = _sync(device)
         batch = {k: v.to(device) for k, v in next(batches).items()}
         marks = [start, _sync(device)]
-        if 'features' in batch:
-            features, x0 = batch['features'], batch['x0']
-        else:
-            x0 = pose_targets(batch)['x0']
-            with encoder_precision(trainer.bf16, device):
-                features = model.encode(batch['points']).float()
+        features, targets = encode_batch(model, batch, trainer.bf16)
         marks.append(_sync(device))
-        loss = _heads_loss(trainer, features, batch, x0)
+        loss = heads_loss(model, features, targets, batch, config)['loss']
         marks.append(_sync(device))
         trainer.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -82,7 +62,7 @@ def measure_throughput(trainer: Trainer, steps: int, warmup: int = 1) -> Dict[st
         trainer.ema.update_parameters(model)
         marks.append(_sync(device))
         if index >= warmup:
-            samples += len(x0)
+            samples += len(features)
             for phase, begin, end in zip(PHASES, marks[:-1], marks[1:]):
                 seconds[phase] += end - begin
     total = sum(seconds.values())

@@ -86,20 +86,19 @@ def encoder_precision(enabled: bool, device: torch.device):
     return torch.autocast(device.type, dtype=torch.bfloat16)
 
 
-def stage_loss(model: CatPoseNet, batch: Dict[str, torch.Tensor], config: TrainConfig,
-               bf16: bool = False) -> Dict[str, torch.Tensor]:
-    """Return the total loss of the configured stage and its parts.
-
-    A batch holds either points (the encoder runs) or precomputed features and x0 (the
-    score stage's feature bank).
-    """
+def encode_batch(model: CatPoseNet, batch: Dict[str, torch.Tensor], bf16: bool = False):
+    """Return (features, targets) of a batch of points, or of a feature-bank batch as given."""
     if 'features' in batch:
-        features, targets = batch['features'], {'x0': batch['x0']}
-    else:
-        targets = pose_targets(batch)
-        with encoder_precision(bf16, batch['points'].device):
-            features = model.encode(batch['points'])
-        features = features.float()
+        return batch['features'], {'x0': batch['x0']}
+    targets = pose_targets(batch)
+    with encoder_precision(bf16, batch['points'].device):
+        features = model.encode(batch['points'])
+    return features.float(), targets
+
+
+def heads_loss(model: CatPoseNet, features: torch.Tensor, targets: Dict[str, torch.Tensor],
+               batch: Dict[str, torch.Tensor], config: TrainConfig) -> Dict[str, torch.Tensor]:
+    """Return the stage's head losses on encoded features: their total and parts."""
     parts: Dict[str, torch.Tensor] = {}
     total = features.new_zeros(())
     if config.uses_regression:
@@ -116,6 +115,17 @@ def stage_loss(model: CatPoseNet, batch: Dict[str, torch.Tensor], config: TrainC
         total = total + diffusion
     parts['loss'] = total
     return parts
+
+
+def stage_loss(model: CatPoseNet, batch: Dict[str, torch.Tensor], config: TrainConfig,
+               bf16: bool = False) -> Dict[str, torch.Tensor]:
+    """Return the total loss of the configured stage and its parts.
+
+    A batch holds either points (the encoder runs) or precomputed features and x0 (the
+    score stage's feature bank).
+    """
+    features, targets = encode_batch(model, batch, bf16)
+    return heads_loss(model, features, targets, batch, config)
 
 
 class StageLoss(nn.Module):
