@@ -21,6 +21,7 @@ is symmetric about y only when its handle is not visible.
 
 from dataclasses import dataclass
 from typing import Dict, Tuple
+import zlib
 
 
 @dataclass(frozen=True)
@@ -77,3 +78,18 @@ def category_by_id(class_id: int) -> Category:
 def category_names() -> Tuple[str, ...]:
     """Category names in class-id order."""
     return tuple(c.name for c in NOCS_CATEGORIES)
+
+
+_PALETTE = (
+    (0.90, 0.30, 0.24), (0.20, 0.60, 0.86), (0.18, 0.80, 0.44), (0.95, 0.77, 0.06),
+    (0.61, 0.35, 0.71), (0.90, 0.49, 0.13), (0.10, 0.74, 0.61), (0.93, 0.44, 0.63),
+)
+
+
+def category_color(category: str) -> Tuple[float, float, float]:
+    """Return a fixed RGB colour per category (NOCS class id order, else a name hash)."""
+    try:
+        index = category_by_name(category).class_id - 1
+    except UnknownCategoryError:
+        index = zlib.crc32(category.encode('utf-8'))
+    return _PALETTE[index % len(_PALETTE)]

@@ -106,8 +106,8 @@ def test_soak_keeps_host_memory_flat(tmp_path, capsys):
 def test_segmenter_table_times_the_given_weights_per_device(tmp_path):
     from catpose_ros.categories import category_names
     from catpose_ros.cli import benchmark_segmentation
-    from catpose_ros.perception.segmentation import (build_maskrcnn, save_maskrcnn_weights,
-                                                     SLIM_ARCHITECTURE)
+    from catpose_ros.perception.maskrcnn import (build_maskrcnn, save_maskrcnn_weights,
+                                                 SLIM_ARCHITECTURE)
 
     weights = save_maskrcnn_weights(
         build_maskrcnn(6, SLIM_ARCHITECTURE, in_channels=4), tmp_path / 'seg.pt',

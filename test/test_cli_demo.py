@@ -14,6 +14,7 @@
 
 """`catpose demo` runs end to end on a synthetic scene and reports scored estimates."""
 
+import argparse
 from pathlib import Path
 import sys
 
@@ -21,8 +22,8 @@ from catpose_ros.categories import category_names
 from catpose_ros.cli.main import main
 from catpose_ros.model.checkpoint import save_checkpoint
 from catpose_ros.model.posenet import CatPoseNet
-from catpose_ros.perception.segmentation import (build_maskrcnn, save_maskrcnn_weights,
-                                                 SLIM_ARCHITECTURE)
+from catpose_ros.perception.maskrcnn import (build_maskrcnn, save_maskrcnn_weights,
+                                             SLIM_ARCHITECTURE)
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_perception_pipeline import TINY  # noqa: E402, I100
@@ -64,3 +65,28 @@ def test_every_subcommand_has_help(capsys):
         except SystemExit as stop:
             assert stop.code == 0
         assert 'usage: catpose ' + command in capsys.readouterr().out
+
+
+def _subparsers(parser: argparse.ArgumentParser):
+    """Yield (command path, parser) for every (nested) sub-command of parser."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                yield name, child
+                for sub_name, grandchild in _subparsers(child):
+                    yield name + ' ' + sub_name, grandchild
+
+
+def test_every_flag_of_every_command_explains_itself():
+    from catpose_ros.cli.main import build_parser
+    commands = list(_subparsers(build_parser()))
+    missing = ['%s %s' % (command, action.option_strings[-1])
+               for command, parser in commands for action in parser._actions
+               if action.option_strings and action.help in (None, '')
+               and not isinstance(action, argparse._HelpAction)]
+    assert missing == []
+    no_defaults = [command for command, parser in commands
+                   if any(action.option_strings for action in parser._actions[1:])
+                   and not issubclass(parser.formatter_class,
+                                      argparse.ArgumentDefaultsHelpFormatter)]
+    assert no_defaults == []

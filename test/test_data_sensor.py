@@ -25,7 +25,7 @@ from catpose_ros.data.sensor import DepthNoiseConfig, MaskNoiseConfig, SensorCon
 from catpose_ros.geometry.camera import NOCS_REAL_INTRINSICS
 
 INTR = NOCS_REAL_INTRINSICS.scaled(160, 120)
-ALL_OFF = DepthNoiseConfig(flying_pixels=False, axial_noise=False, quantization=False,
+ALL_OFF = DepthNoiseConfig(flying_pixels=False, axial_noise=False, quantisation=False,
                            edge_dropout=False, dark_dropout=False, grazing_dropout=False,
                            speckle_probability=0.0, millimetre_steps=False)
 
@@ -60,7 +60,7 @@ def test_axial_noise_grows_with_depth():
 
 
 def test_quantisation_steps_grow_with_depth():
-    config = replace(ALL_OFF, quantization=True)
+    config = replace(ALL_OFF, quantisation=True)
     rng = np.random.default_rng(0)
     steps = []
     for z in (0.5, 1.5):

@@ -96,7 +96,7 @@ class OneMaskSegmenter:
     """Returns only the can, slightly eroded, with a score: a segmenter that misses the laptop."""
 
     def segment(self, rgb, depth=None):
-        from catpose_ros.perception.segmentation import Instance, mask_box
+        from catpose_ros.perception.instances import Instance, mask_box
         mask = np.zeros((120, 160), bool)
         mask[31:59, 21:49] = True
         return [Instance(1, 'can', mask, 0.8, mask_box(mask))]

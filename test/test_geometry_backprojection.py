@@ -18,7 +18,7 @@
 import numpy as np
 import pytest
 
-from catpose_ros.geometry.backprojection import (backproject, depth_to_meters, MaskShapeError,
+from catpose_ros.geometry.backprojection import (backproject, depth_to_metres, MaskShapeError,
                                                  points_centroid, points_from_depth,
                                                  resample_points, TooFewPointsError)
 from catpose_ros.geometry.camera import CameraIntrinsics
@@ -26,16 +26,16 @@ from catpose_ros.geometry.camera import CameraIntrinsics
 K = CameraIntrinsics(fx=500.0, fy=400.0, cx=32.0, cy=24.0, width=64, height=48)
 
 
-def test_depth_to_meters_scales_integers_keeps_floats_and_zeroes_invalid():
+def test_depth_to_metres_scales_integers_keeps_floats_and_zeroes_invalid():
     raw = np.array([[1000, 0], [65535, 250]], dtype=np.uint16)
-    metres = depth_to_meters(raw)
+    metres = depth_to_metres(raw)
     assert metres.dtype == np.float32
     np.testing.assert_allclose(metres, [[1.0, 0.0], [65.535, 0.25]], rtol=1e-6)
     floats = np.array([[1.5, np.nan], [np.inf, -2.0]], dtype=np.float64)
-    np.testing.assert_array_equal(depth_to_meters(floats), [[1.5, 0.0], [0.0, 0.0]])
-    assert depth_to_meters(np.full((2, 2), 4, np.uint16), depth_scale=0.25)[0, 0] == 1.0
+    np.testing.assert_array_equal(depth_to_metres(floats), [[1.5, 0.0], [0.0, 0.0]])
+    assert depth_to_metres(np.full((2, 2), 4, np.uint16), depth_scale=0.25)[0, 0] == 1.0
     with pytest.raises(ValueError, match='2D'):
-        depth_to_meters(np.zeros((2, 2, 3), np.uint16))
+        depth_to_metres(np.zeros((2, 2, 3), np.uint16))
 
 
 def test_backproject_follows_the_pinhole_model_in_the_optical_frame():

@@ -101,7 +101,7 @@ def test_handle_check_agrees_with_rendered_ground_truth():
     """Rendered test-library mugs (sensor noise on), true y axis: the figures in README."""
     from catpose_ros.data import scenes
     from catpose_ros.data.sensor import SensorConfig
-    from catpose_ros.geometry.backprojection import backproject, depth_to_meters
+    from catpose_ros.geometry.backprojection import backproject, depth_to_metres
     from catpose_ros.geometry.camera import NOCS_REAL_INTRINSICS
 
     counts = {True: [0, 0], False: [0, 0]}  # truth -> [agreeing, total]
@@ -112,7 +112,7 @@ def test_handle_check_agrees_with_rendered_ground_truth():
         poses = [scenes.sample_camera_pose(scene, rng) for _ in range(3)]
         for frame in scenes.render_sequence(scene, poses, NOCS_REAL_INTRINSICS,
                                             SensorConfig(), rng):
-            depth = depth_to_meters(frame.depth, 0.001)
+            depth = depth_to_metres(frame.depth, 0.001)
             for obj in frame.objects:
                 points = backproject(depth, frame.mask == obj.instance_id, frame.intrinsics)
                 if obj.category != 'mug' or len(points) < 50:

@@ -32,7 +32,7 @@ from catpose_ros.data.sensor import SensorConfig
 from catpose_ros.geometry.camera import NOCS_REAL_INTRINSICS
 from catpose_ros.geometry.rotation import symmetry_aware_angle
 from catpose_ros.perception.estimator import EstimationResult, PoseEstimate
-from catpose_ros.perception.segmentation import mask_box
+from catpose_ros.perception.instances import mask_box
 from catpose_ros.ros import conversions as conv
 from catpose_ros.ros.messages import RosbagsFactory
 from catpose_ros.ros.params import CatposeParams

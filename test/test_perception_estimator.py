@@ -34,7 +34,7 @@ from catpose_ros.model.pose_sampler import SamplerConfig
 from catpose_ros.model.posenet import CatPoseNet, ModelConfig
 from catpose_ros.perception.estimator import (EstimationResult, NON_FINITE_OUTPUT,
                                               PoseEstimate, PoseEstimator, TIMING_KEYS)
-from catpose_ros.perception.segmentation import Instance
+from catpose_ros.perception.instances import Instance
 
 SMALL = ModelConfig(num_points=256, sa_npoints=(64, 32, 16, None))
 K = CameraIntrinsics(fx=300.0, fy=300.0, cx=80.0, cy=60.0, width=160, height=120)

@@ -22,8 +22,8 @@ from catpose_ros.geometry.camera import CameraIntrinsics
 from catpose_ros.model.pose_sampler import SamplerConfig
 from catpose_ros.model.posenet import CatPoseNet, ModelConfig
 from catpose_ros.perception.estimator import PoseEstimator
+from catpose_ros.perception.instances import Instance, mask_box
 from catpose_ros.perception.pipeline import FramePipeline
-from catpose_ros.perception.segmentation import Instance, mask_box
 
 TINY = ModelConfig(num_points=64, sa_npoints=(32, 16, 8, None),
                    sa_mlps=(((8, 8, 8), (8, 8, 8)), ((8, 8, 8), (8, 8, 8)),

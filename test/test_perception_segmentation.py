@@ -24,11 +24,12 @@ import pytest
 import torch
 
 from catpose_ros.categories import category_names
-from catpose_ros.perception.segmentation import (
-    build_maskrcnn, Detectron2NotInstalledError, Instance, InstanceLabel,
-    instances_to_label_image, LabelImageSegmenter, load_maskrcnn_weights, make_segmenter,
-    mask_box, masked_depth, save_maskrcnn_weights, SegmenterWeightsError,
-    TorchvisionMaskRCNNSegmenter)
+from catpose_ros.perception.instances import (Instance, InstanceLabel, instances_to_label_image,
+                                              LabelImageSegmenter, mask_box, masked_depth)
+from catpose_ros.perception.maskrcnn import (build_maskrcnn, load_maskrcnn_weights,
+                                             save_maskrcnn_weights, SegmenterWeightsError)
+from catpose_ros.perception.segmentation import (Detectron2NotInstalledError, make_segmenter,
+                                                 TorchvisionMaskRCNNSegmenter)
 
 HEIGHT, WIDTH = 128, 160
 FAST = {'min_size': HEIGHT, 'max_size': WIDTH, 'max_detections': 10, 'num_proposals': 30}

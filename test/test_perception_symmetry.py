@@ -24,8 +24,8 @@ from catpose_ros.geometry.camera import CameraIntrinsics
 from catpose_ros.geometry.symmetry import rotation_about_y
 from catpose_ros.perception import pipeline as pipeline_module
 from catpose_ros.perception.estimator import EstimationResult, PoseEstimate
+from catpose_ros.perception.instances import Instance, mask_box
 from catpose_ros.perception.pipeline import FramePipeline
-from catpose_ros.perception.segmentation import Instance, mask_box
 from catpose_ros.perception.tracking import TrackingConfig
 
 K = CameraIntrinsics(200.0, 200.0, 80.0, 60.0, 160, 120)

@@ -25,7 +25,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from catpose_ros.geometry.camera import CameraIntrinsics
-from catpose_ros.perception.segmentation import Instance
+from catpose_ros.perception.instances import Instance
 from catpose_ros.perception.tracking import (
     box_iou, mask_iou, MultiObjectTracker, Observation, TrackingConfig, TrackingPlan,
     TrackingUpdate)
@@ -323,12 +323,13 @@ def test_plan_lookups_by_instance_id():
         translation: np.ndarray
         size: np.ndarray
 
-    estimates = plan.estimates_by_index([PoseEstimate(4, *mug.estimate())])
-    assert list(estimates) == [1]
+    by_index = plan.by_observation([PoseEstimate(4, *mug.estimate())])
+    assert list(by_index) == [1]
+    estimates = {i: (e.rotation, e.translation, e.size) for i, e in by_index.items()}
     report = tracker.update(FRAME, plan, estimates)
     assert report.updated == [1] and report.missed == [2]
     with pytest.raises(ValueError, match='instance ids'):
-        plan.estimates_by_index([PoseEstimate(9, *mug.estimate())])
+        plan.by_observation([PoseEstimate(9, *mug.estimate())])
 
 
 def test_observe_centres_on_valid_depth():

@@ -22,9 +22,10 @@ import torch
 
 from catpose_ros.perception.estimator import NonFiniteModelError, PoseEstimator
 from catpose_ros.ros import conversions as conv
+from catpose_ros.ros.frame_worker import WorkerGuard
 from catpose_ros.ros.messages import RosbagsFactory
 from catpose_ros.ros.params import CatposeParams
-from catpose_ros.ros.pose_pipeline import PoseNodeCore, WorkerGuard
+from catpose_ros.ros.pose_pipeline import PoseNodeCore
 
 
 @pytest.fixture(scope='module')

@@ -146,7 +146,7 @@ def test_frames_with_bad_depth_are_counted_and_skipped(tmp_path, checkpoint):
 def test_maskrcnn_segmentation_source(tmp_path, checkpoint):
     import torch
 
-    from catpose_ros.perception.segmentation import build_maskrcnn, save_maskrcnn_weights
+    from catpose_ros.perception.maskrcnn import build_maskrcnn, save_maskrcnn_weights
     torch.manual_seed(0)
     categories = ['bottle', 'bowl', 'camera', 'can', 'laptop', 'mug']
     weights = save_maskrcnn_weights(build_maskrcnn(len(categories)), tmp_path / 'm.pt',

@@ -298,12 +298,6 @@ def test_marker_book_deletes_stale_ids(factory):
     assert not after_reset.markers
 
 
-def test_category_colours_are_stable():
-    assert cv.category_color('mug') == cv.category_color('mug')
-    assert cv.category_color('mug') != cv.category_color('bowl')
-    assert cv.category_color('teapot') == cv.category_color('teapot')
-
-
 # ------------------------------------------------------------------ clouds, diagnostics, labels
 
 

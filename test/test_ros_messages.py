@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from catpose_ros.ros.messages import (coerce_for_rclpy, DISTROS, make_typestore,
-                                      MessageTypeError, normalize_type_name, RosbagsFactory,
+                                      MessageTypeError, normalise_type_name, RosbagsFactory,
                                       VISION_MSGS_DEFINITIONS)
 
 
@@ -30,10 +30,10 @@ def factory(request):
 
 
 def test_type_names_normalise():
-    assert normalize_type_name('sensor_msgs/Image') == 'sensor_msgs/msg/Image'
-    assert normalize_type_name('/sensor_msgs/msg/Image') == 'sensor_msgs/msg/Image'
+    assert normalise_type_name('sensor_msgs/Image') == 'sensor_msgs/msg/Image'
+    assert normalise_type_name('/sensor_msgs/msg/Image') == 'sensor_msgs/msg/Image'
     with pytest.raises(MessageTypeError):
-        normalize_type_name('Image')
+        normalise_type_name('Image')
 
 
 @pytest.mark.parametrize('name', sorted(VISION_MSGS_DEFINITIONS))

@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 from ros_test_support import FAST_PARAMS, frame_messages, HEIGHT, save_tiny_checkpoint, WIDTH
 
-from catpose_ros.perception.segmentation import Instance
+from catpose_ros.perception.instances import Instance
 from catpose_ros.ros import conversions as conv
 from catpose_ros.ros.messages import RosbagsFactory
 

@@ -113,6 +113,14 @@ def test_ros_sampler_defaults_equal_the_core_sampler_defaults():
     assert sampler_config_from_params(P.CatposeParams()) == SamplerConfig()
 
 
+def test_ros_tracking_defaults_equal_the_core_tracking_defaults():
+    from catpose_ros.perception.tracking import TrackingConfig
+    from catpose_ros.ros.pose_pipeline import tracking_config_from_params
+    params = P.CatposeParams()
+    core = TrackingConfig(min_points=params.segmentation.min_mask_pixels)
+    assert tracking_config_from_params(params) == core
+
+
 @pytest.mark.slow
 def test_shipped_model_samples_with_the_ros_defaults():
     from catpose_ros.model.checkpoint import load_checkpoint

@@ -22,9 +22,10 @@ from ros_test_support import (FAST_PARAMS, FRAME_ID, frame_messages, HEIGHT, OBJ
                               STAMP_NS, TINY_POINTS, WIDTH)
 
 from catpose_ros.ros import conversions as conv
+from catpose_ros.ros.frame_worker import FrameSlot
 from catpose_ros.ros.messages import RosbagsFactory
 from catpose_ros.ros.params import CatposeParams, ModelNotFoundError
-from catpose_ros.ros.pose_pipeline import FrameSlot, PoseNodeCore
+from catpose_ros.ros.pose_pipeline import PoseNodeCore
 
 
 @pytest.fixture(params=['humble', 'jazzy'])

@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 from ros_test_support import FAST_PARAMS, save_tiny_checkpoint
 
-from catpose_ros.perception.segmentation import Instance, mask_box
+from catpose_ros.perception.instances import Instance, mask_box
 from catpose_ros.ros import conversions as conv
 from catpose_ros.ros.messages import RosbagsFactory
 from catpose_ros.ros.params import CatposeParams

@@ -17,7 +17,7 @@
 import numpy as np
 import pytest
 
-from catpose_ros.perception.segmentation import Instance, mask_box
+from catpose_ros.perception.instances import Instance, mask_box
 from catpose_ros.ros import conversions as conv
 from catpose_ros.ros.messages import RosbagsFactory
 from catpose_ros.ros.params import CatposeParams, ModelNotFoundError
@@ -156,7 +156,7 @@ def test_default_parameters_load_the_shipped_segmenter_with_its_options():
 
 @pytest.mark.slow
 def test_maskrcnn_backend_runs_end_to_end(tmp_path):
-    from catpose_ros.perception.segmentation import build_maskrcnn, save_maskrcnn_weights
+    from catpose_ros.perception.maskrcnn import build_maskrcnn, save_maskrcnn_weights
     import torch
     torch.manual_seed(0)
     categories = FixedSegmenter.categories

@@ -26,9 +26,9 @@ from catpose_ros.data.segmentation import (augmented, depth_channel, image_tenso
                                            sample_target, samples_from_frames,
                                            SegmentationSamples)
 from catpose_ros.evaluation.segmentation import evaluate_segmenter
-from catpose_ros.perception.segmentation import Instance, mask_box
-from catpose_ros.training.segmentation import (batch_indices, SegmentationTrainConfig,
-                                               SegmentationTrainer)
+from catpose_ros.perception.instances import Instance, mask_box
+from catpose_ros.training.config import SegmentationTrainConfig
+from catpose_ros.training.segmentation import batch_indices, SegmentationTrainer
 
 SIZE = (160, 120)
 

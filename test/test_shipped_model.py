@@ -26,7 +26,7 @@ import torch
 from catpose_ros.cli.data import scene_frames
 from catpose_ros.evaluation.metrics import pose_errors
 from catpose_ros.perception.estimator import PoseEstimator
-from catpose_ros.perception.segmentation import Instance
+from catpose_ros.perception.instances import Instance
 from catpose_ros.resources import resolve_checkpoint
 
 # Measured on this set (48 objects) when the model was shipped: 10deg5cm 0.69, 5deg5cm 0.50;

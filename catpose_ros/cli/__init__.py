@@ -13,3 +13,18 @@
 # limitations under the License.
 
 """The `catpose` command line."""
+
+import argparse
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Show each flag's default, unless its help already says what the default is."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if 'default' in (action.help or ''):
+            return action.help
+        return super()._get_help_string(action)
+
+
+class DescriptionHelpFormatter(argparse.RawDescriptionHelpFormatter, HelpFormatter):
+    """HelpFormatter that keeps the layout of a command's long description."""

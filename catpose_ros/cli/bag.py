@@ -23,6 +23,7 @@
 import argparse
 from typing import Any, Dict, Iterator, List
 
+from catpose_ros.cli import HelpFormatter
 from catpose_ros.ros.bag_layout import STORAGES, SyntheticTopics
 from catpose_ros.ros.messages import DISTROS
 
@@ -45,7 +46,7 @@ def _add_bag_format(parser: argparse.ArgumentParser) -> None:
 def _register_from_synthetic(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         'from-synthetic', help='render a synthetic sequence into a rosbag2',
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     parser.add_argument('out', help='output bag directory (must not exist)')
     parser.add_argument('--frames', type=int, default=60, help='number of frames (30 Hz)')
     parser.add_argument('--seed', type=int, default=0, help='scene and noise seed')
@@ -97,7 +98,7 @@ def run_from_synthetic(args: argparse.Namespace) -> int:
 def _register_process(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         'process', help='run the pose pipeline over a rosbag2 and write its outputs',
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     parser.add_argument('input', help='input bag directory (MCAP or sqlite3)')
     parser.add_argument('out', help='output bag directory (must not exist)')
     parser.add_argument('--params-file', help='ROS params YAML, e.g. config/catpose.yaml')
@@ -111,11 +112,16 @@ def _register_process(commands: argparse._SubParsersAction) -> None:
                         'the shipped models/maskrcnn_default.pt); bag: label image and '
                         'detections recorded in the bag (ground truth of a synthetic bag)')
     topics = SyntheticTopics()
-    parser.add_argument('--depth-topic', default=topics.depth)
-    parser.add_argument('--camera-info-topic', default=topics.depth_info)
-    parser.add_argument('--rgb-topic', default=topics.color)
-    parser.add_argument('--instances-topic', default=topics.instances)
-    parser.add_argument('--detections-topic', default=topics.detections2d)
+    parser.add_argument('--depth-topic', default=topics.depth,
+                        help='depth image topic (16UC1 or 32FC1)')
+    parser.add_argument('--camera-info-topic', default=topics.depth_info,
+                        help='CameraInfo topic of the depth camera')
+    parser.add_argument('--rgb-topic', default=topics.color,
+                        help='colour image topic (the segmenter input)')
+    parser.add_argument('--instances-topic', default=topics.instances,
+                        help='mono16 instance label image topic (masks made elsewhere)')
+    parser.add_argument('--detections-topic', default=topics.detections2d,
+                        help='Detection2DArray topic that labels the instance ids')
     parser.add_argument('--no-progress', action='store_true', help='hide the progress bar')
     parser.add_argument('--keep-partial', action='store_true',
                         help='on failure keep what was written as OUT.partial (marked partial '

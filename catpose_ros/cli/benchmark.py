@@ -41,7 +41,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from catpose_ros.cli import benchmark_segmentation
+from catpose_ros.cli import benchmark_segmentation, DescriptionHelpFormatter
 
 GENPOSE_CANDIDATES = 50
 MATCH_DISTANCE_M = 0.10
@@ -97,7 +97,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `benchmark` sub-command."""
     parser = subparsers.add_parser(
         'benchmark', help='latency per stage and end to end, frames/s, memory, accuracy',
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        description=__doc__, formatter_class=DescriptionHelpFormatter)
     parser.add_argument('--model', default='', help='checkpoint (default: the shipped model)')
     parser.add_argument('--device', default='auto',
                         help='cpu, cuda[:N] or auto (the CPU, and CUDA too when present)')

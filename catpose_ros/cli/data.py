@@ -28,6 +28,8 @@ import logging
 from pathlib import Path
 from typing import Callable, List, Tuple
 
+from catpose_ros.cli import HelpFormatter
+
 LOG = logging.getLogger(__name__)
 SPLIT_KEYS = {'train': 1, 'test': 2, 'val': 3}
 MOTIONS = ('orbit', 'random', 'objects')
@@ -67,7 +69,7 @@ def _add_point_options(parser: argparse.ArgumentParser) -> None:
 def _add_generate(actions: argparse._SubParsersAction) -> None:
     parser = actions.add_parser(
         'generate', help='render synthetic tabletop scenes in the NOCS on-disk format',
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     parser.add_argument('--out', type=Path, required=True, help='dataset root')
     _add_scene_options(parser, frames=10, frames_help='views (frames) rendered per scene')
     parser.add_argument('--motion', choices=MOTIONS, default='orbit',
@@ -83,7 +85,7 @@ def _add_generate(actions: argparse._SubParsersAction) -> None:
 def _add_contact_sheet(actions: argparse._SubParsersAction) -> None:
     parser = actions.add_parser(
         'contact-sheet', help='one PNG with rows of scenes: RGB, depth, instances, NOCS map',
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     parser.add_argument('--out', type=Path, default=Path('contact_sheet.png'),
                         help='PNG to write')
     parser.add_argument('--scenes', type=int, default=4, help='rows (one scene each)')
@@ -98,9 +100,10 @@ def _add_contact_sheet(actions: argparse._SubParsersAction) -> None:
 def _add_cache(actions: argparse._SubParsersAction) -> None:
     parser = actions.add_parser(
         'cache', help='back-project every instance of a NOCS split once into a point cache',
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     parser.add_argument('--root', type=Path, required=True, help='NOCS dataset root')
-    parser.add_argument('--split', choices=NOCS_SPLITS, required=True)
+    parser.add_argument('--split', choices=NOCS_SPLITS, required=True,
+                        help='which NOCS split to read')
     parser.add_argument('--out', type=Path, required=True, help='cache file (.npz)')
     _add_point_options(parser)
     parser.add_argument('--min-points', type=int, default=50,
@@ -113,7 +116,7 @@ def _add_synth_cache(actions: argparse._SubParsersAction) -> None:
     parser = actions.add_parser(
         'synth-cache', help='render synthetic scenes straight into a point cache (no image '
         'files: the fast way to feed training)',
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     parser.add_argument('--out', type=Path, required=True, help='cache file (.npz)')
     _add_scene_options(parser, frames=5, frames_help='independent random viewpoints per scene')
     parser.add_argument('--first-scene', type=int, default=0,
@@ -128,18 +131,20 @@ def _add_segmentation_samples(actions: argparse._SubParsersAction) -> None:
     parser = actions.add_parser(
         'seg-samples', help='render scenes into instance-segmentation samples (one .npz of '
         'RGB, depth and label images at the detector input size)',
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     parser.add_argument('--out', type=Path, required=True, help='samples file (.npz)')
     parser.add_argument('--scenes', type=int, required=True, help='number of scenes')
     parser.add_argument('--split', choices=tuple(SPLIT_KEYS), default='train',
                         help='object-instance library (test instances are unseen in train)')
     parser.add_argument('--frames-per-scene', type=int, default=4,
                         help='independent random viewpoints per scene')
-    parser.add_argument('--intrinsics', choices=('real', 'camera'), default='real')
+    parser.add_argument('--intrinsics', choices=('real', 'camera'), default='real',
+                        help='camera of the rendering: NOCS REAL275 or CAMERA25 intrinsics')
     parser.add_argument('--size', type=int, nargs=2, default=(320, 240),
                         metavar=('WIDTH', 'HEIGHT'), help='sample image size')
-    parser.add_argument('--first-scene', type=int, default=0)
-    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--first-scene', type=int, default=0,
+                        help='index of the first scene (to grow a sample file in parts)')
+    parser.add_argument('--seed', type=int, default=0, help='scene seed')
     parser.add_argument('--workers', type=int, default=1, help='rendering processes')
     parser.set_defaults(func=run_segmentation_samples)
 

@@ -32,24 +32,20 @@ from typing import Dict, List
 
 import numpy as np
 
+from catpose_ros.cli import HelpFormatter
+
 LOG = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the demo sub-command."""
+    from catpose_ros.cli.eval import add_model_options
+
     parser = subparsers.add_parser(
         'demo', help='estimate and track objects in a synthetic scene with the shipped model',
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument('--model', default='', help='checkpoint (default: the shipped model)')
-    parser.add_argument('--device', default='auto', help='auto, cpu or cuda[:N]')
+        formatter_class=HelpFormatter)
+    add_model_options(parser)
     parser.add_argument('--frames', type=int, default=8, help='frames of the camera orbit')
-    parser.add_argument('--seed', type=int, default=0, help='scene and sampler seed')
-    parser.add_argument('--sampler', choices=('ddim', 'pf_ode'), default=None,
-                        help='override the sampler (default: the settings stored in the model)')
-    parser.add_argument('--steps', type=int, default=None,
-                        help='override the DDIM steps (default: stored in the model)')
-    parser.add_argument('--head', choices=('diffusion', 'regression'), default='diffusion',
-                        help='guided diffusion sampling (the method) or the regression head')
     parser.add_argument('--mode', choices=('track', 'estimate'), default='track',
                         help='warm-start from the previous frame, or every frame cold')
     parser.add_argument('--masks', choices=('predicted', 'gt'), default='predicted',
@@ -57,14 +53,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         'truth')
     parser.add_argument('--segmentation-weights', default='',
                         help='Mask R-CNN weights (default: the shipped segmenter)')
-    parser.add_argument('--threads', type=int, default=0, help='torch CPU threads (0: keep)')
     parser.add_argument('--out', default='catpose_demo.png', help='overlay image to write')
     parser.set_defaults(func=run)
 
 
 def _truth_instances(frame) -> List:
     """Turn the (degraded) rendered instance mask into segmenter-style instances."""
-    from catpose_ros.perception.segmentation import Instance, mask_box
+    from catpose_ros.perception.instances import Instance, mask_box
 
     instances = []
     for obj in frame.objects:
@@ -140,7 +135,7 @@ def _save_overlay(path: Path, frame, poses) -> None:
     import cv2
 
     from catpose_ros.perception.overlay import draw_pose
-    from catpose_ros.ros.conversions import category_color
+    from catpose_ros.categories import category_color
 
     image = frame.color.copy()
     for truth in frame.objects:

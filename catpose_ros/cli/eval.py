@@ -22,6 +22,8 @@ import argparse
 import logging
 from pathlib import Path
 
+from catpose_ros.cli import HelpFormatter
+
 LOG = logging.getLogger(__name__)
 
 
@@ -29,14 +31,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the eval sub-command."""
     parser = subparsers.add_parser(
         'eval', help='NOCS mAP, VUS and per-object errors of a model on a dataset split',
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     parser.add_argument('--data', type=Path, required=True, help='dataset root')
     parser.add_argument('--split', required=True,
                         help='camera_val, real_test, ... (NOCS layouts), train/val/test '
                              '(HouseCat6D), ROPE/SOPE (Omni6DPose)')
     parser.add_argument('--out', type=Path, required=True, help='report directory')
-    parser.add_argument('--model', default='', help='checkpoint (default: the shipped model)')
-    parser.add_argument('--head', choices=('diffusion', 'regression'), default='diffusion')
+    add_model_options(parser)
     parser.add_argument('--masks', choices=('gt', 'predicted'), default='gt',
                         help='ground-truth instance masks, or the segmentation backend')
     parser.add_argument('--mode', choices=('single', 'track'), default='single',
@@ -48,14 +49,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              'segmentation weights, found like the ROS parameter '
                              'segmentation.weights)')
     parser.add_argument('--segmentation-backend', choices=('maskrcnn', 'detectron2'),
-                        default='maskrcnn')
+                        default='maskrcnn', help='segmenter for --masks predicted')
     parser.add_argument('--frames', type=int, default=0, help='first N frames only (0: all)')
-    parser.add_argument('--device', default='auto', help='auto, cpu or cuda[:N]')
-    parser.add_argument('--sampler', choices=('ddim', 'pf_ode'), default=None,
-                        help='override the sampler (default: the settings stored in the model)')
-    parser.add_argument('--steps', type=int, default=None, help='override the DDIM steps')
-    parser.add_argument('--seed', type=int, default=0, help='point resampling and sampler seed')
-    parser.add_argument('--threads', type=int, default=0, help='torch CPU threads (0: keep)')
     parser.add_argument('--no-plots', action='store_true', help='skip the PNG plots')
     parser.set_defaults(func=run)
 
@@ -70,22 +65,34 @@ def _segmenter(args: argparse.Namespace, device: str):
     return load_segmenter(params)
 
 
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """Add the options that load and run a pose model (eval, demo, stability share them)."""
+    parser.add_argument('--model', default='', help='checkpoint (default: the shipped model)')
+    parser.add_argument('--device', default='auto', help='auto, cpu or cuda[:N]')
+    parser.add_argument('--head', choices=('diffusion', 'regression'), default='diffusion',
+                        help='guided diffusion sampling (the method) or the regression head')
+    parser.add_argument('--sampler', choices=('ddim', 'pf_ode'), default=None,
+                        help='override the sampler (default: the settings stored in the model)')
+    parser.add_argument('--steps', type=int, default=None,
+                        help='override the DDIM steps (default: stored in the model)')
+    parser.add_argument('--seed', type=int, default=0,
+                        help='seed of scenes, point resampling and the sampler')
+    parser.add_argument('--threads', type=int, default=0, help='torch CPU threads (0: keep)')
+
+
 def sampler_overrides(args: argparse.Namespace) -> dict:
     """Sampler settings given on the command line (the model's stored ones fill the rest)."""
     return {k: v for k, v in (('method', args.sampler), ('steps', args.steps)) if v is not None}
 
 
-def frame_pipeline_from_args(args: argparse.Namespace):
-    """Load the model of --model / --device / --seed / --head in a FramePipeline.
+def estimator_from_args(args: argparse.Namespace):
+    """Load the model of add_model_options' flags with its stored sampler settings.
 
-    The sampler settings stored in the model apply; --sampler / --steps override them, and
-    --mode picks single-frame or tracking. Returns (model path, device, sampler config,
-    FramePipeline).
+    --sampler / --steps override the stored settings. Returns (model path, device, sampler
+    config, PoseEstimator).
     """
     from catpose_ros.model.device import resolve_device
     from catpose_ros.perception.estimator import PoseEstimator
-    from catpose_ros.perception.pipeline import FramePipeline
-    from catpose_ros.perception.tracking import TrackingConfig
     from catpose_ros.resources import resolve_checkpoint
 
     model_path = resolve_checkpoint(args.model, parameter='--model')
@@ -93,6 +100,18 @@ def frame_pipeline_from_args(args: argparse.Namespace):
     estimator = PoseEstimator.from_checkpoint(model_path, device=device, seed=args.seed,
                                               head=args.head)
     sampler = estimator.override_sampler(**sampler_overrides(args))
+    return model_path, device, sampler, estimator
+
+
+def frame_pipeline_from_args(args: argparse.Namespace):
+    """Like estimator_from_args, in a FramePipeline that tracks when --mode is track.
+
+    Returns (model path, device, sampler config, FramePipeline).
+    """
+    from catpose_ros.perception.pipeline import FramePipeline
+    from catpose_ros.perception.tracking import TrackingConfig
+
+    model_path, device, sampler, estimator = estimator_from_args(args)
     pipeline = FramePipeline(estimator, TrackingConfig(warm_start=args.mode == 'track'))
     return model_path, device, sampler, pipeline
 

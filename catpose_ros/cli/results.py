@@ -28,6 +28,8 @@ from pathlib import Path
 import shlex
 from typing import Dict, List, Tuple
 
+from catpose_ros.cli import HelpFormatter
+
 MAP_COLUMNS = ('5deg2cm', '5deg5cm', '10deg2cm', '10deg5cm', 'iou25', 'iou50', 'iou75')
 
 
@@ -35,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the results sub-command."""
     parser = subparsers.add_parser(
         'results', help='regenerate the experiment tables and plots (docs/results.md)',
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     parser.add_argument('--model', default='', help='checkpoint (default: the shipped model)')
     parser.add_argument('--test-data', type=Path, required=True,
                         help='NOCS-format root of unseen test frames')

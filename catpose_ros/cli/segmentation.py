@@ -23,7 +23,8 @@ from dataclasses import fields
 import json
 from pathlib import Path
 
-from catpose_ros.training.segmentation import MODALITIES, SegmentationTrainConfig
+from catpose_ros.cli import HelpFormatter
+from catpose_ros.training.config import MODALITIES, SegmentationTrainConfig
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -35,16 +36,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _register_train(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         'train-segmentation', help='train the Mask R-CNN segmenter on rendered samples; '
-        'resumes from OUT_DIR/last.pt', formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        'resumes from OUT_DIR/last.pt', formatter_class=HelpFormatter)
     defaults = SegmentationTrainConfig()
     for field in fields(SegmentationTrainConfig):
         flag = '--' + field.name.replace('_', '-')
         default = getattr(defaults, field.name)
-        if field.name == 'modality':
-            parser.add_argument(flag, choices=tuple(MODALITIES), default=default,
-                                help='rgb, or rgbd (depth as a fourth channel)')
-        else:
-            parser.add_argument(flag, type=type(default), default=default)
+        choices = tuple(MODALITIES) if field.name == 'modality' else None
+        parser.add_argument(flag, type=type(default), default=default, choices=choices,
+                            help=field.metadata['help'])
     parser.add_argument('--export', type=Path, default=None,
                         help='also write the weights file of best.pt (else last.pt) here')
     parser.add_argument('--export-full-precision', action='store_true',
@@ -55,14 +54,14 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
 def _register_eval(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         'eval-segmentation', help='COCO mask and box AP of a segmenter on samples of unseen '
-        'instances', formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        'instances', formatter_class=HelpFormatter)
     parser.add_argument('--samples', type=Path, required=True,
                         help='samples file from `catpose data seg-samples --split test`')
     parser.add_argument('--weights', default='',
                         help='weights file or training checkpoint; empty = the shipped one')
     parser.add_argument('--frames', type=int, default=0, help='first N samples; 0 = all')
-    parser.add_argument('--device', default='cpu')
-    parser.add_argument('--threads', type=int, default=1)
+    parser.add_argument('--device', default='cpu', help='cpu or cuda[:N]')
+    parser.add_argument('--threads', type=int, default=1, help='torch CPU threads')
     parser.add_argument('--json', type=Path, default=None, help='also write the figures here')
     parser.set_defaults(func=run_eval)
 

@@ -26,23 +26,23 @@ from typing import Dict, List
 
 import numpy as np
 
+from catpose_ros.cli import HelpFormatter
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `stability` sub-command."""
+    from catpose_ros.cli.eval import add_model_options
+
     parser = subparsers.add_parser(
         'stability', help='rotation jitter of tracked objects, symmetry handling off/on',
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument('--model', default='', help='checkpoint (default: the shipped model)')
-    parser.add_argument('--device', default='auto', help='auto, cpu or cuda[:N]')
+        formatter_class=HelpFormatter)
     parser.add_argument('--scenes', type=int, default=2, help='test-split scenes')
     parser.add_argument('--frames', type=int, default=20, help='frames per scene')
     parser.add_argument('--motion', choices=('static', 'orbit'), default='static',
                         help='static camera, or a smooth camera orbit')
-    parser.add_argument('--seed', type=int, default=0, help='scene and sampler seed')
-    parser.add_argument('--head', choices=('diffusion', 'regression'), default='diffusion')
-    parser.add_argument('--steps', type=int, default=10, help='DDIM steps')
-    parser.add_argument('--mode', choices=('track', 'estimate'), default='track')
-    parser.add_argument('--threads', type=int, default=0, help='torch CPU threads (0: keep)')
+    parser.add_argument('--mode', choices=('track', 'estimate'), default='track',
+                        help='warm-start from the previous frame, or every frame cold')
+    add_model_options(parser)
     parser.set_defaults(func=run)
 
 
@@ -103,31 +103,24 @@ def _add_tracks(table, tracks: Dict, frames: List) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Measure and print the jitter table."""
-    import torch
-
+    from catpose_ros.cli.eval import estimator_from_args
     from catpose_ros.evaluation.stability import JitterTable
-    from catpose_ros.model.device import resolve_device
-    from catpose_ros.model.pose_sampler import SamplerConfig
-    from catpose_ros.perception.estimator import PoseEstimator
-    from catpose_ros.resources import resolve_checkpoint
+    from catpose_ros.model.device import configure_threads
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    model_path = resolve_checkpoint(args.model, parameter='--model')
-    device = resolve_device(args.device)
+    configure_threads(args.threads)
 
     def estimator():
-        return PoseEstimator.from_checkpoint(
-            model_path, device=device, seed=args.seed, head=args.head,
-            sampler_config=SamplerConfig(steps=args.steps))
+        return estimator_from_args(args)[3]
 
+    model_path, _, sampler, _ = estimator_from_args(args)
     tables = {False: JitterTable(), True: JitterTable()}
     for index in range(args.scenes):
         frames = _scene_frames(index, args)
         for stable, table in tables.items():
             _add_tracks(table, _track(frames, estimator, stable, args.mode), frames)
-    print('model %s, %s head, DDIM %d, mode %s, %d %s scenes x %d frames' % (
-        model_path, args.head, args.steps, args.mode, args.scenes, args.motion, args.frames))
+    print('model %s, %s head, %s %d steps, mode %s, %d %s scenes x %d frames' % (
+        model_path, args.head, sampler.method, sampler.steps, args.mode, args.scenes,
+        args.motion, args.frames))
     print('%-16s %6s  %-26s %-26s' % ('category', 'steps', 'as estimated: median/p90/max',
                                       'held: median/p90/max (deg)'))
     for group in sorted(set(tables[False].steps) | set(tables[True].steps)):

@@ -21,6 +21,7 @@ import argparse
 from dataclasses import fields
 import json
 
+from catpose_ros.cli import HelpFormatter
 from catpose_ros.training.config import STAGES, TrainConfig
 
 
@@ -29,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         'train', help='train a stage (pretrain, joint, scratch, score); resumes from '
         'OUT_DIR/last.pt; distributed with torchrun',
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     defaults = TrainConfig()
     for field in fields(TrainConfig):
         flag = '--' + field.name.replace('_', '-')
@@ -46,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help='also write an inference-only copy of the final checkpoint here')
     parser.add_argument('--benchmark-steps', type=int, default=0,
                         help='measure training throughput over this many steps (samples/s '
-                        'and the time fraction of data, encoder, heads, backward, optimizer) '
+                        'and the time fraction of data, encoder, heads, backward, optimiser) '
                         'instead of training; nothing is saved')
     parser.set_defaults(func=run)
 

@@ -22,12 +22,14 @@ comparison table, and writes a copy of the model with the chosen settings inside
 import argparse
 from pathlib import Path
 
+from catpose_ros.cli import HelpFormatter
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the tune-sampler sub-command."""
     parser = subparsers.add_parser(
         'tune-sampler', help='choose sampler settings on the validation split and store them '
-        'in the model', formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        'in the model', formatter_class=HelpFormatter)
     parser.add_argument('--model', type=Path, required=True, help='trained checkpoint')
     parser.add_argument('--val-cache', required=True,
                         help='point cache of the VALIDATION split (never the test split)')

@@ -40,6 +40,7 @@ from catpose_ros.categories import category_by_name
 from catpose_ros.data.augment import augment_sample, AugmentConfig, mask_boundary_noise
 from catpose_ros.data.frame import Frame, ObjectAnnotation
 from catpose_ros.data.nocs import DatasetError
+from catpose_ros.geometry.camera import MAX_DEPTH_M, MIN_DEPTH_M
 
 LOGGER = logging.getLogger(__name__)
 CACHE_VERSION = 1
@@ -101,7 +102,8 @@ def build_point_cache(source: Union[Iterable[Frame], str, Path], out_path: Path,
                       min_points: int = 50, mask_noise_variants: int = 1, seed: int = 0,
                       category_id: Callable[[ObjectAnnotation], int] = nocs_category_id,
                       is_symmetric: Callable[[ObjectAnnotation], bool] = nocs_symmetric,
-                      min_depth: float = 0.1, max_depth: float = 4.0) -> Dict[str, int]:
+                      min_depth: float = MIN_DEPTH_M,
+                      max_depth: float = MAX_DEPTH_M) -> Dict[str, int]:
     """Back-project every visible instance of `source` once and save points + labels.
 
     `source` is an iterable of Frames or a NOCS root (with `split`). Instances with fewer

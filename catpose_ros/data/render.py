@@ -217,7 +217,7 @@ def _local_coef(coef: torch.Tensor, x0: torch.Tensor, y0: torch.Tensor) -> torch
     return local.view(-1, 9).float()
 
 
-def rasterize(vertices: torch.Tensor, faces: torch.Tensor, intr: CameraIntrinsics,
+def rasterise(vertices: torch.Tensor, faces: torch.Tensor, intr: CameraIntrinsics,
               cull_back_faces: bool = True) -> torch.Tensor:
     """Return the winning face index per pixel (H*W, long; -1 where no face)."""
     num_pixels = intr.width * intr.height
@@ -333,7 +333,7 @@ def render(items: Sequence[RenderItem], intr: CameraIntrinsics, planes: Sequence
     plane_hits = [_intersect_plane(plane, rays) for plane in planes]
     for plane_depth, _ in plane_hits:
         depth = np.minimum(depth, plane_depth)
-    face = rasterize(scene.vertices, scene.faces, intr, cull_back_faces) if len(items) else \
+    face = rasterise(scene.vertices, scene.faces, intr, cull_back_faces) if len(items) else \
         torch.full((num,), -1, dtype=torch.long)
     coords = np.zeros((num, 3), np.float32)
     shade_normal = np.zeros((num, 3), np.float32)

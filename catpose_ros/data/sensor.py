@@ -42,7 +42,7 @@ class DepthNoiseConfig:
     axial_noise: bool = True
     axial_sigma_base: float = 0.0012
     axial_sigma_quadratic: float = 0.0019
-    quantization: bool = True
+    quantisation: bool = True
     baseline_m: float = 0.075
     subpixel: float = 1.0 / 8.0
     edge_dropout: bool = True
@@ -125,8 +125,8 @@ def apply_depth_noise(depth: np.ndarray, config: DepthNoiseConfig, rng: np.rando
     if config.axial_noise:
         noise = rng.standard_normal(depth.shape, dtype=np.float32)
         out = out + noise * axial_sigma(out, config).astype(np.float32)
-    if config.quantization:
-        out = _quantize_disparity(out, intrinsics.fx * config.baseline_m, config.subpixel)
+    if config.quantisation:
+        out = _quantise_disparity(out, intrinsics.fx * config.baseline_m, config.subpixel)
     # One uniform draw per pixel serves every dropout cause (each has its own threshold).
     chance = rng.random(depth.shape, dtype=np.float32)
     drop = chance < config.speckle_probability
@@ -147,7 +147,7 @@ def apply_depth_noise(depth: np.ndarray, config: DepthNoiseConfig, rng: np.rando
     return out.astype(np.float32)
 
 
-def _quantize_disparity(depth: np.ndarray, focal_baseline: float, step: float) -> np.ndarray:
+def _quantise_disparity(depth: np.ndarray, focal_baseline: float, step: float) -> np.ndarray:
     """Round depth to the disparity steps of a structured-light sensor."""
     with np.errstate(divide='ignore'):
         disparity = np.where(depth > 0, focal_baseline / depth, 0)

@@ -166,7 +166,7 @@ def _box(mask: np.ndarray) -> np.ndarray:
 
 def ground_truth_instances(frame: Frame) -> List:
     """Segmenter-style instances (score 1) of the visible objects of known categories."""
-    from catpose_ros.perception.segmentation import Instance, mask_box
+    from catpose_ros.perception.instances import Instance, mask_box
     instances = []
     for obj in frame.objects:
         category = nocs_category(obj.category)

@@ -27,7 +27,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from catpose_ros.data.segmentation import depth_in_metres, SegmentationSamples
-from catpose_ros.perception.segmentation import Instance
+from catpose_ros.perception.instances import Instance
 
 IOU_TYPES = ('segm', 'bbox')
 

@@ -25,7 +25,7 @@ from typing import Optional, Tuple, Union
 import numpy as np
 import torch
 
-from catpose_ros.geometry.camera import CameraIntrinsics
+from catpose_ros.geometry.camera import CameraIntrinsics, MAX_DEPTH_M, MIN_DEPTH_M
 
 
 class TooFewPointsError(ValueError):
@@ -42,7 +42,7 @@ class MaskShapeError(ValueError):
     """Raised when a mask does not have the depth image's shape."""
 
 
-def depth_to_meters(depth: np.ndarray, depth_scale: float = 0.001) -> np.ndarray:
+def depth_to_metres(depth: np.ndarray, depth_scale: float = 0.001) -> np.ndarray:
     """Decode depth to float32 metres; invalid readings (NaN, inf, <= 0) become 0.
 
     Integer images (16UC1 in millimetres) are multiplied by `depth_scale`; float images
@@ -62,7 +62,7 @@ def depth_to_meters(depth: np.ndarray, depth_scale: float = 0.001) -> np.ndarray
 
 
 def backproject(depth_m: np.ndarray, mask: np.ndarray, intrinsics: CameraIntrinsics,
-                min_depth: float = 0.1, max_depth: float = 4.0) -> np.ndarray:
+                min_depth: float = MIN_DEPTH_M, max_depth: float = MAX_DEPTH_M) -> np.ndarray:
     """Lift the masked pixels with depth in [min_depth, max_depth] to camera points (M, 3).
 
     Points come in row-major pixel order. Only the mask's bounding rows and columns are
@@ -89,10 +89,7 @@ def _check_shapes(depth_m: np.ndarray, mask: np.ndarray, intrinsics: CameraIntri
     if np.shape(mask) != np.shape(depth_m):
         raise MaskShapeError('mask shape %s does not match depth shape %s'
                              % (np.shape(mask), np.shape(depth_m)))
-    if np.shape(depth_m) != (intrinsics.height, intrinsics.width):
-        raise ValueError('depth shape %s does not match the intrinsics (%d x %d); use '
-                         'CameraIntrinsics.scaled() for resized images'
-                         % (np.shape(depth_m), intrinsics.height, intrinsics.width))
+    intrinsics.check_image(depth_m)
 
 
 def resample_points(points: np.ndarray, num_points: int = 1024,
@@ -118,15 +115,15 @@ def resample_points(points: np.ndarray, num_points: int = 1024,
 
 def points_from_depth(depth: np.ndarray, mask: np.ndarray, intrinsics: CameraIntrinsics,
                       num_points: int = 1024, min_points: int = 50,
-                      depth_scale: float = 0.001, min_depth: float = 0.1,
-                      max_depth: float = 4.0, rng: Optional[np.random.Generator] = None,
+                      depth_scale: float = 0.001, min_depth: float = MIN_DEPTH_M,
+                      max_depth: float = MAX_DEPTH_M, rng: Optional[np.random.Generator] = None,
                       ) -> Tuple[np.ndarray, int]:
     """Return (points (num_points, 3) float32, number of valid pixels) for one instance.
 
     Raises TooFewPointsError below `min_points` valid pixels and MaskShapeError when the
     mask and depth shapes differ.
     """
-    points = backproject(depth_to_meters(depth, depth_scale), mask, intrinsics,
+    points = backproject(depth_to_metres(depth, depth_scale), mask, intrinsics,
                          min_depth, max_depth)
     if len(points) < max(min_points, 1):
         raise TooFewPointsError(len(points), max(min_points, 1))

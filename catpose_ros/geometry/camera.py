@@ -24,6 +24,10 @@ import numpy as np
 # back-projection through it overflows; above 1e6 pixels no lens is that narrow.
 MIN_FOCAL_PX, MAX_FOCAL_PX = 1.0, 1e6
 
+# Depth (metres) trusted by default: nearer than 10 cm is inside the minimum range of common
+# RGB-D sensors, farther than 4 m is beyond a tabletop and too noisy to pose an object.
+MIN_DEPTH_M, MAX_DEPTH_M = 0.1, 4.0
+
 
 @dataclass(frozen=True)
 class CameraIntrinsics:
@@ -82,6 +86,16 @@ class CameraIntrinsics:
         sx, sy = width / self.width, height / self.height
         return CameraIntrinsics(self.fx * sx, self.fy * sy, self.cx * sx, self.cy * sy,
                                 int(width), int(height))
+
+    def check_image(self, image: np.ndarray) -> None:
+        """Raise ValueError unless image (H x W[...]) has this camera's size.
+
+        A depth image of another size would back-project to silently wrong points.
+        """
+        if np.shape(image)[:2] != (self.height, self.width):
+            raise ValueError('image shape %s does not match the intrinsics (%d x %d); use '
+                             'CameraIntrinsics.scaled() for resized images'
+                             % (np.shape(image), self.height, self.width))
 
 
 NOCS_REAL_INTRINSICS = CameraIntrinsics(591.0125, 590.16775, 322.525, 244.11084, 640, 480)

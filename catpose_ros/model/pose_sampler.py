@@ -22,12 +22,13 @@ afterwards, aggregates the candidates and, for K > 1, reports their spread as a 
 covariance.
 """
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 import logging
 from typing import Any, Callable, Dict, Optional
 
 import torch
 
+from catpose_ros.config_dicts import strict_fields
 from catpose_ros.geometry.rotation import (average_rotations, matrix_to_rotation_6d,
                                            rotation_6d_to_matrix, rotation_log)
 from catpose_ros.model.guidance import GuidanceConfig, make_guidance
@@ -113,11 +114,7 @@ class SamplerConfig:
     @classmethod
     def from_dict(cls, values: Dict[str, Any]) -> 'SamplerConfig':
         """Rebuild from `to_dict`'s output; unknown keys are an error, missing ones default."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError('unknown sampler settings: %s' % ', '.join(unknown))
-        return cls(**values)
+        return cls(**strict_fields(cls, values, 'sampler settings'))
 
 
 @dataclass

@@ -18,13 +18,14 @@ The regression head supervises the encoder directly (Lee & Kim's joint learning)
 score net is the diffusion head that the sampler integrates at inference.
 """
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, Optional, Tuple
 
 import torch
 from torch import nn
 
 from catpose_ros.categories import category_names
+from catpose_ros.config_dicts import strict_fields
 from catpose_ros.model.heads import POSE_DIM, RegressionHead, ScoreNet
 from catpose_ros.model.pointnet2 import (LIGHT_MLPS, LIGHT_NPOINTS, LIGHT_NSAMPLES,
                                          LIGHT_RADII, PointNet2Encoder)
@@ -57,10 +58,7 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, values: Dict[str, Any]) -> 'ModelConfig':
         """Rebuild from `to_dict`'s output; unknown keys are an error, missing ones default."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError('unknown model config keys: %s' % ', '.join(unknown))
+        values = strict_fields(cls, values, 'model config keys')
         return cls(**{key: _to_tuples(value) for key, value in values.items()})
 
     def sde(self) -> VESDE:

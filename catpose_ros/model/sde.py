@@ -50,10 +50,6 @@ class VESDE:
         """Return the squared diffusion coefficient g(t)^2."""
         return 2.0 * self.log_ratio * self.sigma(t) ** 2
 
-    def ode_drift(self, score: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """Return the probability-flow ODE drift dx/dt for scores [B, D] at times [B]."""
-        return -0.5 * self.g2(t)[:, None] * score
-
     def perturb(self, x0: torch.Tensor, t: torch.Tensor,
                 generator: Optional[torch.Generator] = None):
         """Draw x(t) = x0 + sigma(t) z; returns (x_t, z, sigma) with sigma shaped [B, 1]."""

@@ -21,26 +21,25 @@ from a previous pose when tracking), add the points' centroid back to the transl
 read the box size from the points in the estimated object frame.
 """
 
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-import time
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 
 from catpose_ros.categories import Category, category_by_name, UnknownCategoryError
-from catpose_ros.geometry.backprojection import (backproject, depth_to_meters,
+from catpose_ros.geometry.backprojection import (backproject, depth_to_metres,
                                                  MaskShapeError, points_centroid,
                                                  resample_points, TooFewPointsError)
-from catpose_ros.geometry.camera import CameraIntrinsics
+from catpose_ros.geometry.camera import CameraIntrinsics, MAX_DEPTH_M, MIN_DEPTH_M
 from catpose_ros.geometry.rotation import matrix_to_quaternion_xyzw, rotation_6d_to_matrix
 from catpose_ros.geometry.size import estimate_size
 from catpose_ros.geometry.transforms import make_transform
 from catpose_ros.model.checkpoint import CheckpointError, load_checkpoint
 from catpose_ros.model.pose_sampler import cold_centres, PoseSampler, SamplerConfig
 from catpose_ros.model.posenet import CatPoseNet
-from catpose_ros.perception.segmentation import Instance
+from catpose_ros.perception.instances import Instance
+from catpose_ros.timing import timed
 
 TIMING_KEYS = ('backproject', 'encode', 'sample', 'size', 'total')
 # Which head gives the pose: the guided diffusion sampler (the method) or the regression head.
@@ -107,8 +106,8 @@ class PoseEstimator:
 
     def __init__(self, model: CatPoseNet, sampler_config: Optional[SamplerConfig] = None,
                  device: Union[str, torch.device] = 'cpu', seed: Optional[int] = None,
-                 min_points: int = 50, min_depth: float = 0.1, max_depth: float = 4.0,
-                 head: str = 'diffusion'):
+                 min_points: int = 50, min_depth: float = MIN_DEPTH_M,
+                 max_depth: float = MAX_DEPTH_M, head: str = 'diffusion'):
         if head not in HEADS:
             raise ValueError('head must be one of %s, got %r' % (HEADS, head))
         self.head = head
@@ -121,6 +120,8 @@ class PoseEstimator:
         self.min_points, self.min_depth, self.max_depth = min_points, min_depth, max_depth
         self.rng = np.random.default_rng(seed)
         self.generator = torch.Generator(device=self.device)
+        self._synchronize = (lambda: torch.cuda.synchronize(self.device)) \
+            if self.device.type == 'cuda' else None
         if seed is None:
             self.generator.seed()
         else:
@@ -206,20 +207,18 @@ class PoseEstimator:
         Depth is raw (integers times depth_scale) or metres (floats). Only frame-level
         errors raise (a depth image that does not fit the intrinsics).
         """
-        started = time.perf_counter()
-        depth_m = depth_to_meters(depth, depth_scale)
-        if depth_m.shape != (intrinsics.height, intrinsics.width):
-            raise ValueError('depth shape %s does not match the intrinsics (%d x %d)'
-                             % (depth_m.shape, intrinsics.height, intrinsics.width))
-        clouds, skipped = backproject_instances(depth_m, intrinsics, instances,
-                                                self.min_depth, self.max_depth)
-        backproject_ms = 1000.0 * (time.perf_counter() - started)
+        latency: Dict[str, float] = {}
+        with timed(latency, 'backproject'):
+            depth_m = depth_to_metres(depth, depth_scale)
+            intrinsics.check_image(depth_m)
+            clouds, skipped = backproject_instances(depth_m, intrinsics, instances,
+                                                    self.min_depth, self.max_depth)
         result = self.estimate_from_clouds(
             [i for i in instances if i.instance_id in clouds], clouds, init_poses)
         order = {instance.instance_id: i for i, instance in enumerate(instances)}
         result.skipped = sorted(skipped + result.skipped, key=lambda s: order.get(s[0], 0))
-        result.timings_ms['backproject'] = backproject_ms
-        result.timings_ms['total'] += backproject_ms
+        result.timings_ms['backproject'] = latency['backproject']
+        result.timings_ms['total'] += latency['backproject']
         return result
 
     def estimate_from_clouds(self, instances: Sequence[Instance],
@@ -234,7 +233,7 @@ class PoseEstimator:
         """
         timings = dict.fromkeys(TIMING_KEYS, 0.0)
         init_poses = init_poses or {}
-        with _timed(timings, 'total'):
+        with timed(timings, 'total'):
             kept, skipped = self._resample(instances, clouds, init_poses)
             estimates = self._estimate(
                 [k[1] for k in kept], [k[0].category for k in kept],
@@ -295,15 +294,15 @@ class PoseEstimator:
         with torch.inference_mode():
             cloud = torch.as_tensor(clouds, device=self.device)
             centroid = points_centroid(cloud)
-            with _timed(timings, 'encode', self.device):
+            with timed(timings, 'encode', self._synchronize):
                 features = self.model.encode(cloud)
             warm, init = self._init_vectors(init_poses, centroid)
-            with _timed(timings, 'sample', self.device):
+            with timed(timings, 'sample', self._synchronize):
                 poses, covariance = self._poses(features, init, warm)
             rotations = rotation_6d_to_matrix(poses[:, :6]).double().cpu().numpy()
             translations = (poses[:, 6:] + centroid).double().cpu().numpy()
             covariance = None if covariance is None else covariance.double().cpu().numpy()
-        with _timed(timings, 'size'), np.errstate(invalid='ignore', over='ignore'):
+        with timed(timings, 'size'), np.errstate(invalid='ignore', over='ignore'):
             # A broken model's NaN poses are reported by _non_finite, not as warnings here.
             sizes = [estimate_size(clouds[i], rotations[i], translations[i],
                                    kinds[i].symmetric_about_y) for i in range(count)]
@@ -375,8 +374,8 @@ def stored_sampler_config(meta: Dict, path='checkpoint') -> SamplerConfig:
 
 
 def backproject_instances(depth_m: np.ndarray, intrinsics: CameraIntrinsics,
-                          instances: Sequence[Instance], min_depth: float = 0.1,
-                          max_depth: float = 4.0
+                          instances: Sequence[Instance], min_depth: float = MIN_DEPTH_M,
+                          max_depth: float = MAX_DEPTH_M
                           ) -> Tuple[Dict[int, np.ndarray], List[Tuple[int, str]]]:
     """Back-project every instance's valid masked depth (metres) once.
 
@@ -421,16 +420,3 @@ def _check_init_pose(pose: Optional[np.ndarray]):
     rotation = pose[:3, :3]
     if not np.allclose(rotation.T @ rotation, np.eye(3), atol=1e-3):
         raise InvalidInitPoseError('init pose rotation block is not orthonormal')
-
-
-@contextmanager
-def _timed(timings: Dict[str, float], key: str,
-           device: Optional[torch.device] = None) -> Iterator[None]:
-    """Add the block's wall time in ms to timings[key], waiting for the GPU if there is one."""
-    started = time.perf_counter()
-    try:
-        yield
-    finally:
-        if device is not None and device.type == 'cuda':
-            torch.cuda.synchronize(device)
-        timings[key] = timings.get(key, 0.0) + 1000.0 * (time.perf_counter() - started)

@@ -23,7 +23,6 @@ y is the one closest to the track's previous rotation, so their frames do not sp
 """
 
 from dataclasses import dataclass, field, replace
-import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -32,8 +31,9 @@ from catpose_ros.geometry.camera import CameraIntrinsics
 from catpose_ros.geometry.symmetry import canonical_about_y, closest_about_y, handle_visible
 from catpose_ros.perception.estimator import (backproject_instances, PoseEstimate,
                                               PoseEstimator)
-from catpose_ros.perception.segmentation import Instance
-from catpose_ros.perception.tracking import MultiObjectTracker, TrackingConfig
+from catpose_ros.perception.instances import Instance
+from catpose_ros.perception.tracking import MultiObjectTracker, TrackingConfig, TrackingPlan
+from catpose_ros.timing import timed
 
 
 @dataclass
@@ -95,28 +95,34 @@ class FramePipeline:
         depth_m is metric depth (0 where invalid) on the same grid as the instance masks.
         """
         result = FrameResult(int(stamp_ns))
-        started = time.perf_counter()
-        _check_depth(depth_m, intrinsics)
-        clouds, skipped = backproject_instances(depth_m, intrinsics, instances,
-                                                self.min_depth, self.max_depth)
-        backproject_ms = _ms_since(started)
-        associate_started = time.perf_counter()
-        observations, too_few = self.tracker.observe_clouds(instances, clouds)
-        result.skipped.extend(skipped + too_few)
-        plan = self.tracker.plan(result.stamp_ns, observations)
-        result.tracks_reset = bool(plan.reset)
-        result.latency_ms['associate'] = _ms_since(associate_started)
-        estimation = self.estimator.estimate_from_clouds(
-            [o.instance for o in plan.observations], clouds, init_poses=plan.init_poses)
-        result.skipped.extend(estimation.skipped)
-        result.clouds = estimation.clouds
-        result.latency_ms.update({'estimate' if stage == 'total' else stage: ms
-                                  for stage, ms in estimation.timings_ms.items()})
-        result.latency_ms['backproject'] = backproject_ms
-        result.latency_ms['estimate'] = result.latency_ms.get('estimate', 0.0) + backproject_ms
-        update_started = time.perf_counter()
-        index_of = {o.instance.instance_id: i for i, o in enumerate(plan.observations)}
-        by_index = {index_of[e.instance_id]: e for e in estimation.estimates}
+        latency = result.latency_ms
+        with timed(latency, 'frame_total'):
+            intrinsics.check_image(depth_m)
+            with timed(latency, 'backproject'):
+                clouds, skipped = backproject_instances(depth_m, intrinsics, instances,
+                                                        self.min_depth, self.max_depth)
+            with timed(latency, 'associate'):
+                observations, too_few = self.tracker.observe_clouds(instances, clouds)
+                result.skipped.extend(skipped + too_few)
+                plan = self.tracker.plan(result.stamp_ns, observations)
+                result.tracks_reset = bool(plan.reset)
+            estimation = self.estimator.estimate_from_clouds(
+                [o.instance for o in plan.observations], clouds, init_poses=plan.init_poses)
+            result.skipped.extend(estimation.skipped)
+            result.clouds = estimation.clouds
+            backproject_ms = latency['backproject']
+            latency.update({'estimate' if stage == 'total' else stage: ms
+                            for stage, ms in estimation.timings_ms.items()})
+            latency['backproject'] = backproject_ms
+            latency['estimate'] = latency.get('estimate', 0.0) + backproject_ms
+            with timed(latency, 'track_update'):
+                self._update_tracks(result, plan, estimation.estimates, clouds)
+        return result
+
+    def _update_tracks(self, result: FrameResult, plan: TrackingPlan,
+                       estimates: Sequence[PoseEstimate], clouds: Dict[int, np.ndarray]) -> None:
+        """Feed the estimates to the tracker; the frame's poses are those it accepted."""
+        by_index = plan.by_observation(estimates)
         for index, estimate in by_index.items():
             by_index[index] = self._resolve_symmetry(
                 estimate, plan.assignments[index].track_id, clouds[estimate.instance_id])
@@ -129,9 +135,6 @@ class FramePipeline:
                 TrackedPose(plan.assignments[index].track_id, estimate,
                             plan.assignments[index].start)
                 for index, estimate in sorted(by_index.items()) if index not in failed]
-        result.latency_ms['track_update'] = _ms_since(update_started)
-        result.latency_ms['frame_total'] = _ms_since(started)
-        return result
 
     def _resolve_symmetry(self, estimate: PoseEstimate, track_id: int,
                           cloud: np.ndarray) -> PoseEstimate:
@@ -155,14 +158,3 @@ class FramePipeline:
         if rotation is None:
             rotation = canonical_about_y(estimate.rotation, estimate.translation)
         return replace(estimate, rotation=rotation)
-
-
-def _check_depth(depth_m: np.ndarray, intrinsics: CameraIntrinsics) -> None:
-    """Fail on a depth image that does not fit the intrinsics (a frame-level error)."""
-    if np.shape(depth_m) != (intrinsics.height, intrinsics.width):
-        raise ValueError('depth shape %s does not match the intrinsics (%d x %d)'
-                         % (np.shape(depth_m), intrinsics.height, intrinsics.width))
-
-
-def _ms_since(start: float) -> float:
-    return 1000.0 * (time.perf_counter() - start)

@@ -39,10 +39,10 @@ import torch
 
 from catpose_ros.categories import NOCS_CATEGORIES
 from catpose_ros.geometry.backprojection import backproject
-from catpose_ros.geometry.camera import CameraIntrinsics
+from catpose_ros.geometry.camera import CameraIntrinsics, MAX_DEPTH_M, MIN_DEPTH_M
 from catpose_ros.geometry.rotation import symmetry_aware_angle
 from catpose_ros.geometry.transforms import make_transform
-from catpose_ros.perception.segmentation import Instance
+from catpose_ros.perception.instances import Instance
 
 _LOG = logging.getLogger(__name__)
 
@@ -205,15 +205,14 @@ class TrackingPlan:
         return {o.instance.instance_id: a.track_id
                 for o, a in zip(self.observations, self.assignments)}
 
-    def estimates_by_index(self, pose_estimates: Sequence[Any]) -> Dict[int, Estimate]:
-        """Key estimates that carry instance_id, rotation, translation, size by observation."""
+    def by_observation(self, estimates: Sequence[Any]) -> Dict[int, Any]:
+        """Key estimates (anything with an instance_id) by the index of their observation."""
         index_of = {o.instance.instance_id: i for i, o in enumerate(self.observations)}
-        unknown = [e.instance_id for e in pose_estimates if e.instance_id not in index_of]
+        unknown = [e.instance_id for e in estimates if e.instance_id not in index_of]
         if unknown:
             raise ValueError('estimates for instance ids %s that the plan does not hold'
                              % unknown)
-        return {index_of[e.instance_id]: (e.rotation, e.translation, e.size)
-                for e in pose_estimates}
+        return {index_of[e.instance_id]: e for e in estimates}
 
 
 @dataclass(frozen=True)
@@ -297,8 +296,8 @@ class MultiObjectTracker:
         self._generation += 1
 
     def observe(self, depth_m: np.ndarray, intrinsics: CameraIntrinsics,
-                instances: Sequence[Instance], min_depth: float = 0.1,
-                max_depth: float = 4.0) -> Tuple[List[Observation], List[Tuple[int, str]]]:
+                instances: Sequence[Instance], min_depth: float = MIN_DEPTH_M,
+                max_depth: float = MAX_DEPTH_M) -> Tuple[List[Observation], List[Tuple[int, str]]]:
         """Turn instances into observations centred on their valid masked depth points.
 
         Returns the observations and (instance id, reason) for instances left out.

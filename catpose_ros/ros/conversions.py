@@ -31,14 +31,14 @@ Conventions:
 
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
-import zlib
 
 import numpy as np
 
-from catpose_ros.categories import category_by_name, NOCS_CATEGORIES, UnknownCategoryError
+from catpose_ros.categories import category_color, NOCS_CATEGORIES
+from catpose_ros.geometry import backprojection
 from catpose_ros.geometry.camera import CameraIntrinsics
 from catpose_ros.geometry.rotation import matrix_to_quaternion_xyzw, quaternion_xyzw_to_matrix
-from catpose_ros.perception.segmentation import mask_box as segmentation_mask_box
+from catpose_ros.perception.instances import mask_box as segmentation_mask_box
 from catpose_ros.ros.messages import MessageFactory
 
 UNKNOWN_COVARIANCE_MARK = -1.0
@@ -71,11 +71,6 @@ MARKER_NAMESPACES = ('bbox', 'axes', 'label')
 POINTFIELD_FLOAT32 = 7
 # diagnostic_msgs/DiagnosticStatus levels
 DIAGNOSTIC_OK, DIAGNOSTIC_WARN, DIAGNOSTIC_ERROR, DIAGNOSTIC_STALE = 0, 1, 2, 3
-
-_PALETTE = (
-    (0.90, 0.30, 0.24), (0.20, 0.60, 0.86), (0.18, 0.80, 0.44), (0.95, 0.77, 0.06),
-    (0.61, 0.35, 0.71), (0.90, 0.49, 0.13), (0.10, 0.74, 0.61), (0.93, 0.44, 0.63),
-)
 
 
 class ConversionError(ValueError):
@@ -225,11 +220,7 @@ def depth_to_metres(msg: Any, depth_scale: float = DEFAULT_DEPTH_SCALE) -> np.nd
     already in metres.
     """
     check_depth_encoding(msg)
-    depth = image_to_numpy(msg).astype(np.float32)
-    if msg.encoding != '32FC1':
-        depth *= np.float32(depth_scale)
-    depth[~np.isfinite(depth) | (depth < 0)] = 0.0
-    return depth
+    return backprojection.depth_to_metres(image_to_numpy(msg), depth_scale)
 
 
 def metres_to_depth_image(factory: MessageFactory, depth_m: np.ndarray, header: Any,
@@ -448,7 +439,7 @@ def detection3d_array_to_poses(msg: Any) -> List[ObjectPose]:
 class Detection2DRecord:
     """One 2D detection: label value in the instance image, category, score, pixel box.
 
-    box is (x1, y1, x2, y2), inclusive-exclusive, as in perception.segmentation.Instance.
+    box is (x1, y1, x2, y2), inclusive-exclusive, as in perception.instances.Instance.
     """
 
     instance_id: int
@@ -461,7 +452,7 @@ def detections_to_detection2d_array(factory: MessageFactory, detections: Iterabl
                                     header: Any) -> Any:
     """Return a Detection2DArray of objects with instance_id, category, score and box.
 
-    Accepts `Detection2DRecord`s and `perception.segmentation.Instance`s alike.
+    Accepts `Detection2DRecord`s and `perception.instances.Instance`s alike.
     """
     messages = []
     for det in detections:
@@ -589,15 +580,6 @@ def poses_to_tf_message(factory: MessageFactory, poses: Iterable[ObjectPose], he
 
 
 # ---------------------------------------------------------------- markers
-
-def category_color(category: str) -> Tuple[float, float, float]:
-    """Return a fixed RGB colour per category (NOCS class id order, else a name hash)."""
-    try:
-        index = category_by_name(category).class_id - 1
-    except UnknownCategoryError:
-        index = zlib.crc32(category.encode('utf-8'))
-    return _PALETTE[index % len(_PALETTE)]
-
 
 def _color(factory: MessageFactory, rgb: Sequence[float], alpha: float) -> Any:
     r, g, b = rgb

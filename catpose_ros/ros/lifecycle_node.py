@@ -35,12 +35,12 @@ from rclpy.qos import (DurabilityPolicy, HistoryPolicy, qos_profile_sensor_data,
                        ReliabilityPolicy)
 from rclpy.signals import SignalHandlerOptions
 
+from catpose_ros.ros.frame_worker import FrameSlot, LogRecord, WorkerGuard
 from catpose_ros.ros.live_params import change_note, review_parameter_changes
 from catpose_ros.ros.messages import RclpyFactory
 from catpose_ros.ros.node_runtime import (LogThrottle, route_python_logging, ShutdownRequest,
                                           spin_until_shutdown)
 from catpose_ros.ros.params import CatposeParams, parameter_specs, ParamSpec
-from catpose_ros.ros.pose_pipeline import FrameSlot, LogRecord, WorkerGuard
 
 SKIP_LOG_THROTTLE_S = 5.0
 

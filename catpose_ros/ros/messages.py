@@ -84,7 +84,7 @@ class MessageTypeError(KeyError):
     """Raised for a message type or field the backend does not know."""
 
 
-def normalize_type_name(type_name: str) -> str:
+def normalise_type_name(type_name: str) -> str:
     """Return 'pkg/msg/Name' for 'pkg/msg/Name' or 'pkg/Name'."""
     parts = type_name.strip('/').split('/')
     if len(parts) == 2:
@@ -145,7 +145,7 @@ class RosbagsFactory:
 
     def make(self, type_name: str, **fields: Any) -> Any:
         """Return a message with the given fields; every field left out gets its default."""
-        name = normalize_type_name(type_name)
+        name = normalise_type_name(type_name)
         field_defs = self._field_defs(name)
         unknown = set(fields) - {field for field, _ in field_defs}
         if unknown:
@@ -164,7 +164,7 @@ class RosbagsFactory:
 
     def deserialize(self, data: bytes, type_name: str) -> Any:
         """Deserialise CDR bytes into a message of type_name."""
-        return self.typestore.deserialize_cdr(data, normalize_type_name(type_name))
+        return self.typestore.deserialize_cdr(data, normalise_type_name(type_name))
 
     def _field_defs(self, name: str):
         try:
@@ -263,5 +263,5 @@ class RclpyFactory:
     @lru_cache(maxsize=None)
     def message_class(type_name: str) -> type:
         """Import and return the rclpy class of type_name."""
-        package, _, name = normalize_type_name(type_name).split('/')
+        package, _, name = normalise_type_name(type_name).split('/')
         return getattr(importlib.import_module(package + '.msg'), name)

@@ -24,6 +24,7 @@ checks that config/catpose.yaml names exactly these parameters. ROS names are do
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Tuple, Union
 
+from catpose_ros.geometry.camera import MAX_DEPTH_M, MIN_DEPTH_M
 from catpose_ros.resources import (  # noqa: F401 (re-exported for the node cores)
     checkpoint_candidates, DEFAULT_CHECKPOINT_NAME, ModelNotFoundError, resolve_checkpoint)
 
@@ -125,10 +126,10 @@ class DepthParams:
     scale: float = _param(
         0.001, 'Metres per unit of a 16UC1 depth image (32FC1 is already in metres).',
         low=1e-6, high=1.0, live=True)
-    min_depth: float = _param(0.1, 'Nearest trusted depth in metres.', low=0.0, high=100.0,
-                              live=True)
-    max_depth: float = _param(4.0, 'Farthest trusted depth in metres.', low=0.0, high=100.0,
-                              live=True)
+    min_depth: float = _param(MIN_DEPTH_M, 'Nearest trusted depth in metres.', low=0.0,
+                              high=100.0, live=True)
+    max_depth: float = _param(MAX_DEPTH_M, 'Farthest trusted depth in metres.', low=0.0,
+                              high=100.0, live=True)
 
 
 @dataclass(frozen=True)
@@ -182,14 +183,24 @@ class TrackingParams:
     lost_after_frames: int = _param(5, 'Frames without a matching mask before a track is lost.',
                                     low=1, high=1000, live=True)
     max_translation_jump_m: float = _param(
-        0.1, 'A larger jump between frames re-initialises the track.', low=0.0, high=10.0,
+        0.1, 'A larger jump between frames re-initialises the track.', low=1e-3, high=10.0,
         live=True)
     max_rotation_jump_deg: float = _param(
         45.0, 'A larger rotation jump between frames re-initialises the track.',
-        low=0.0, high=180.0, live=True)
+        low=1e-3, high=180.0, live=True)
     reinit_period_s: float = _param(
         0.0, 'Cold re-estimate of every track after this long; 0 = never.', low=0.0,
         high=3600.0, live=True)
+    min_iou: float = _param(
+        0.1, 'A mask matches a track when their IoU reaches this (or when their centroids '
+        'are within max_centroid_distance_m).', low=0.0, high=1.0, live=True)
+    max_centroid_distance_m: float = _param(
+        0.15, 'A mask matches a track whose centroid is at most this far away, overlap or '
+        'not (fast small objects).', low=1e-3, high=10.0, live=True)
+    stable_symmetric_rotation: bool = _param(
+        True, 'For objects symmetric about their y axis (and mugs with a hidden handle), '
+        "publish the turn about y nearest the track's previous rotation, so TF frames do not "
+        'spin.', live=True)
 
 
 @dataclass(frozen=True)

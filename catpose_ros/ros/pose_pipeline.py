@@ -21,11 +21,10 @@ diagnostics and debug cloud to publish. Bad input never raises: the frame is ski
 reason (logged by the caller) and the tracks are left as they were; one bad object (an
 invalid id, score or box, a non-finite estimate) is skipped alone. Even an unexpected error
 inside the frame is caught, logged with the frame stamp and counted (`frames_failed` in
-/diagnostics). Nothing non-finite is ever published. `FrameSlot` keeps only the newest
-pending frame between the synchroniser callback and the processing thread.
+/diagnostics). Nothing non-finite is ever published. The hand-off from the synchroniser
+callback to the worker thread lives in ros/frame_worker.py.
 """
 
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 import threading
 import time
@@ -35,22 +34,16 @@ import numpy as np
 
 from catpose_ros.model.device import configure_threads, resolve_device
 from catpose_ros.perception.estimator import NON_FINITE_OUTPUT
-from catpose_ros.perception.segmentation import Instance, InstanceLabel, LabelImageSegmenter
+from catpose_ros.perception.instances import Instance, InstanceLabel, LabelImageSegmenter
 from catpose_ros.ros import conversions as conv
+from catpose_ros.ros.frame_worker import diagnostics_header, frame_stamp_text, LogRecord
 from catpose_ros.ros.messages import MessageFactory
 from catpose_ros.ros.params import CatposeParams, InvalidParameterError, resolve_checkpoint
+from catpose_ros.timing import timed
 
 DIAGNOSTIC_NAME = 'catpose_pose'
 LABEL_ENCODINGS = ('mono16', '16UC1', 'mono8', '8UC1')
 INPUT_NAMES = ('depth image', 'camera_info', 'instance label image', 'detections')
-
-
-@dataclass
-class LogRecord:
-    """One message for the node's logger: level is debug, info, warn or error."""
-
-    level: str
-    message: str
 
 
 @dataclass
@@ -85,92 +78,6 @@ class FrameSkipped(Exception):
     """Internal: the current frame cannot be processed, for the given reason."""
 
 
-class FrameSlot:
-    """Hold the newest pending frame only, so a slow consumer never builds a queue.
-
-    The synchroniser callback `put`s; the processing thread `take`s (or `wait`s). A frame
-    replaced before it was taken counts as dropped.
-    """
-
-    def __init__(self):
-        self._condition = threading.Condition()
-        self._item: Any = None
-        self._has_item = False
-        self.dropped = 0
-
-    def put(self, item: Any) -> bool:
-        """Store item, replacing any pending one; return True when one was dropped."""
-        with self._condition:
-            replaced = self._has_item
-            self.dropped += int(replaced)
-            self._item, self._has_item = item, True
-            self._condition.notify()
-            return replaced
-
-    def take(self) -> Any:
-        """Return the pending item and empty the slot, or None when it is empty."""
-        with self._condition:
-            item, self._item, self._has_item = self._item, None, False
-            return item
-
-    def wait(self, timeout: Optional[float] = None) -> Any:
-        """Block until an item is pending (or timeout), then take it."""
-        with self._condition:
-            self._condition.wait_for(lambda: self._has_item, timeout)
-        return self.take()
-
-    def clear(self) -> None:
-        """Drop the pending item without counting it."""
-        with self._condition:
-            self._item, self._has_item = None, False
-
-
-@dataclass
-class FrameFailure:
-    """What the worker reports when processing one frame raised: a log line and diagnostics."""
-
-    log: LogRecord
-    diagnostics: Any = None
-
-
-class WorkerGuard:
-    """Run one frame at a time so that no exception ends the worker thread.
-
-    The node cores already turn bad input into skips; this guard catches whatever is left
-    (publishing, a bug) and returns a FrameFailure with the frame stamp and a running count
-    for /diagnostics, so the worker goes on with the next frame.
-    """
-
-    def __init__(self, name: str):
-        self.name = name
-        self.failures = 0
-
-    def run(self, process, frame: Sequence[Any], factory: Optional[MessageFactory] = None
-            ) -> Optional[FrameFailure]:
-        """Call process(*frame); return None, or a FrameFailure when it raised."""
-        try:
-            process(*frame)
-            return None
-        except Exception as error:  # the worker thread must survive any one frame
-            self.failures += 1
-            text = '%s: %s' % (type(error).__name__, error)
-            first = frame[0] if len(frame) else None
-            log = LogRecord('error', 'frame %s failed (%d so far), continuing: %s' % (
-                frame_stamp_text(first), self.failures, text))
-            return FrameFailure(log, self._diagnostics(factory, first, text))
-
-    def _diagnostics(self, factory: Optional[MessageFactory], message: Any, text: str) -> Any:
-        if factory is None:
-            return None
-        try:
-            return conv.diagnostics_to_msg(
-                factory, diagnostics_header(factory, message), self.name, {},
-                {'worker_failures': self.failures, 'last_error': text},
-                conv.DIAGNOSTIC_ERROR, 'frame failed: %s' % text)
-        except Exception:  # a report must not fail the worker either
-            return None
-
-
 def sampler_config_from_params(params: CatposeParams):
     """Build the diffusion sampler's config from the sampler.* and model.* parameters."""
     from catpose_ros.model.guidance import GuidanceConfig
@@ -194,7 +101,9 @@ def tracking_config_from_params(params: CatposeParams):
         warm_start=tracking.mode == 'track', lost_after_frames=tracking.lost_after_frames,
         max_translation_jump_m=tracking.max_translation_jump_m,
         max_rotation_jump_deg=tracking.max_rotation_jump_deg,
-        reinit_period_s=tracking.reinit_period_s,
+        reinit_period_s=tracking.reinit_period_s, min_iou=tracking.min_iou,
+        max_centroid_distance_m=tracking.max_centroid_distance_m,
+        stable_symmetric_rotation=tracking.stable_symmetric_rotation,
         min_points=params.segmentation.min_mask_pixels)
 
 
@@ -365,7 +274,7 @@ class PoseNodeCore:
                        instances_msg: Any, detections_msg: Any, want_cloud: bool,
                        outputs: PoseOutputs) -> None:
         def stage(name):
-            return _timed(outputs.latency_ms, name)
+            return timed(outputs.latency_ms, name)
 
         with stage('decode'):
             depth_m, intrinsics, label_image, records, bad_records = self._decode(
@@ -479,24 +388,6 @@ class PoseNodeCore:
                                        outputs.latency_ms, state, level, message)
 
 
-def frame_stamp_text(message: Any) -> str:
-    """Return 'sec.nanosec' of a message's header for logs, whatever the stamp holds."""
-    try:
-        stamp = message.header.stamp
-        return '%d.%09d' % (int(stamp.sec), int(stamp.nanosec))
-    except (AttributeError, TypeError, ValueError):
-        return '(no stamp)'
-
-
-def diagnostics_header(factory: MessageFactory, message: Any) -> Any:
-    """Return the header diagnostics of a frame carry: the input's, or stamp 0 if unusable."""
-    try:
-        header = message.header
-        return conv.make_header(factory, conv.check_stamp(header.stamp), str(header.frame_id))
-    except (AttributeError, TypeError, ValueError):
-        return conv.make_header(factory, 0, '')
-
-
 def _object_pose(estimate: Any, track_id: int) -> conv.ObjectPose:
     return conv.ObjectPose(
         track_id=int(track_id), category=str(estimate.category), score=float(estimate.score),
@@ -504,14 +395,3 @@ def _object_pose(estimate: Any, track_id: int) -> conv.ObjectPose:
         translation=np.asarray(estimate.translation, dtype=np.float64),
         size=np.asarray(estimate.size, dtype=np.float64),
         covariance=None if estimate.covariance is None else np.asarray(estimate.covariance))
-
-
-@contextmanager
-def _timed(latency_ms: Dict[str, float], stage: str):
-    """Add the wall time (ms) of the with-block to latency_ms[stage]."""
-    started = time.perf_counter()
-    try:
-        yield
-    finally:
-        elapsed = 1000.0 * (time.perf_counter() - started)
-        latency_ms[stage] = latency_ms.get(stage, 0.0) + elapsed

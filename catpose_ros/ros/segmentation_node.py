@@ -29,7 +29,7 @@ from sensor_msgs.msg import Image
 from std_srvs.srv import SetBool
 from vision_msgs.msg import Detection2DArray, LabelInfo
 
-from catpose_ros.perception.segmentation import SegmenterWeightsError
+from catpose_ros.perception.maskrcnn import SegmenterWeightsError
 from catpose_ros.ros.lifecycle_node import (CatposeLifecycleNode, input_qos, LATCHED_QOS,
                                             main_for, package_share_dir)
 from catpose_ros.ros.messages import RclpyFactory

@@ -32,12 +32,13 @@ import numpy as np
 
 from catpose_ros.categories import NOCS_CATEGORIES
 from catpose_ros.model.device import resolve_device
-from catpose_ros.perception.segmentation import (Instance, instances_to_label_image,
-                                                 make_segmenter, mask_box, masked_depth)
+from catpose_ros.perception.instances import (Instance, instances_to_label_image, mask_box,
+                                              masked_depth)
+from catpose_ros.perception.segmentation import make_segmenter
 from catpose_ros.ros import conversions as conv
+from catpose_ros.ros.frame_worker import diagnostics_header, frame_stamp_text, LogRecord
 from catpose_ros.ros.messages import MessageFactory
 from catpose_ros.ros.params import CatposeParams, resolve_checkpoint
-from catpose_ros.ros.pose_pipeline import diagnostics_header, frame_stamp_text, LogRecord
 
 DEFAULT_SEGMENTER_WEIGHTS = 'maskrcnn_default.pt'
 RGB_BACKENDS = ('maskrcnn', 'detectron2')

@@ -28,8 +28,11 @@ Defaults follow GenPose (Adam 1e-3, 100 warm-up iterations, x0.98 per epoch down
 gradient clip 1, EMA 0.999, 20 noise draws per object, batch 192).
 """
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, Optional
+
+from catpose_ros.config_dicts import known_fields
+from catpose_ros.perception.maskrcnn import SLIM_ARCHITECTURE
 
 STAGES = ('pretrain', 'joint', 'scratch', 'score')
 PRECISIONS = ('auto', 'bf16', 'fp32')
@@ -127,7 +130,62 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, values: Dict[str, Any], **overrides: Optional[Any]) -> 'TrainConfig':
         """Build from a dict, ignoring unknown keys and None overrides."""
-        known = {f.name for f in fields(cls)}
-        merged = {k: v for k, v in values.items() if k in known}
-        merged.update({k: v for k, v in overrides.items() if v is not None and k in known})
+        merged = known_fields(cls, values)
+        merged.update(known_fields(cls, {k: v for k, v in overrides.items() if v is not None}))
         return cls(**merged)
+
+
+MODALITIES = {'rgb': 3, 'rgbd': 4}
+
+
+@dataclass
+class SegmentationTrainConfig:
+    """Everything that defines a segmentation training run (saved in every checkpoint)."""
+
+    train_samples: str = field(default='', metadata={
+        'help': 'samples file of training frames (catpose data seg-samples)'})
+    val_samples: str = field(default='', metadata={
+        'help': 'samples file of validation frames; empty: no validation'})
+    out_dir: str = field(default='runs/segmentation', metadata={
+        'help': 'run directory; holds last.pt, which resumes the run, and best.pt'})
+    modality: str = field(default='rgbd', metadata={
+        'help': 'rgb, or rgbd (depth as a fourth channel)'})
+    architecture: str = field(default=SLIM_ARCHITECTURE, metadata={
+        'help': 'torchvision Mask R-CNN builder, or maskrcnn_resnet18_fpn_slim'})
+    min_size: int = field(default=240, metadata={
+        'help': 'short image side the detector resizes to'})
+    max_size: int = field(default=320, metadata={
+        'help': 'longest image side the detector resizes to'})
+    steps: int = field(default=3000, metadata={
+        'help': 'optimiser steps in all (may be raised on resume: the cosine schedule stretches)'})
+    batch_size: int = field(default=2, metadata={'help': 'frames per step'})
+    lr: float = field(default=1e-3, metadata={'help': 'peak learning rate (AdamW)'})
+    weight_decay: float = field(default=1e-4, metadata={'help': 'AdamW weight decay'})
+    warmup_steps: int = field(default=100, metadata={'help': 'linear warm-up steps'})
+    grad_clip: float = field(default=10.0, metadata={'help': 'gradient-norm clip'})
+    seed: int = field(default=0, metadata={'help': 'seed of weights, data order and augmentation'})
+    threads: int = field(default=1, metadata={'help': 'torch CPU threads'})
+    log_every: int = field(default=20, metadata={'help': 'log the losses every N steps'})
+    save_every: int = field(default=50, metadata={'help': 'write last.pt every N steps'})
+    eval_every: int = field(default=250, metadata={
+        'help': 'mask/box AP on the validation frames every N steps (best.pt keeps the best)'})
+    val_frames: int = field(default=40, metadata={
+        'help': 'validation frames per evaluation (0: all)'})
+
+    def __post_init__(self):
+        if self.modality not in MODALITIES:
+            raise ValueError('modality must be one of %s, not %r'
+                             % (tuple(MODALITIES), self.modality))
+        for name in ('steps', 'batch_size', 'save_every', 'eval_every', 'log_every'):
+            if getattr(self, name) < 1:
+                raise ValueError('%s must be >= 1, got %r' % (name, getattr(self, name)))
+
+    @property
+    def in_channels(self) -> int:
+        """Detector input channels: 3 for RGB, 4 for RGB-D."""
+        return MODALITIES[self.modality]
+
+    @classmethod
+    def from_dict(cls, values: Dict[str, Any]) -> 'SegmentationTrainConfig':
+        """Build from a dict, ignoring keys that are not fields (e.g. argparse extras)."""
+        return cls(**known_fields(cls, values))

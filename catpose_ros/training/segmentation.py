@@ -21,68 +21,23 @@ resumes it: same data order, same augmentation draws, same learning-rate schedul
 `steps` may be raised on resume to lengthen a run (the cosine schedule then stretches).
 """
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict
 import json
 import logging
 from pathlib import Path
 import random
 import time
-from typing import Any, Dict, List, Optional
+from typing import Dict, List, Optional
 
 import numpy as np
 import torch
 
 from catpose_ros.categories import category_names
 from catpose_ros.data.segmentation import SegmentationDataset, SegmentationSamples
-from catpose_ros.perception.segmentation import (build_maskrcnn, save_maskrcnn_weights,
-                                                 SLIM_ARCHITECTURE)
+from catpose_ros.perception.maskrcnn import build_maskrcnn, save_maskrcnn_weights
+from catpose_ros.training.config import SegmentationTrainConfig
 
 LOG = logging.getLogger(__name__)
-MODALITIES = {'rgb': 3, 'rgbd': 4}
-
-
-@dataclass
-class SegmentationTrainConfig:
-    """Everything that defines a segmentation training run (saved in every checkpoint)."""
-
-    train_samples: str = ''
-    val_samples: str = ''
-    out_dir: str = 'runs/segmentation'
-    modality: str = 'rgbd'
-    architecture: str = SLIM_ARCHITECTURE
-    min_size: int = 240
-    max_size: int = 320
-    steps: int = 3000
-    batch_size: int = 2
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    warmup_steps: int = 100
-    grad_clip: float = 10.0
-    seed: int = 0
-    threads: int = 1
-    log_every: int = 20
-    save_every: int = 50
-    eval_every: int = 250
-    val_frames: int = 40
-
-    def __post_init__(self):
-        if self.modality not in MODALITIES:
-            raise ValueError('modality must be one of %s, not %r'
-                             % (tuple(MODALITIES), self.modality))
-        for name in ('steps', 'batch_size', 'save_every', 'eval_every', 'log_every'):
-            if getattr(self, name) < 1:
-                raise ValueError('%s must be >= 1, got %r' % (name, getattr(self, name)))
-
-    @property
-    def in_channels(self) -> int:
-        """Detector input channels: 3 for RGB, 4 for RGB-D."""
-        return MODALITIES[self.modality]
-
-    @classmethod
-    def from_dict(cls, values: Dict[str, Any]) -> 'SegmentationTrainConfig':
-        """Build from a dict, ignoring keys that are not fields (e.g. argparse extras)."""
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in names})
 
 
 def detector(config: SegmentationTrainConfig, num_categories: int) -> torch.nn.Module:
