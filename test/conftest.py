@@ -53,14 +53,14 @@ def fake_ros(monkeypatch):
 @pytest.fixture(scope='module')
 def checkpoint(tmp_path_factory):
     """Save a tiny random pose model (a test module may define its own fixture)."""
-    from ros_test_support import save_tiny_checkpoint
+    from support import save_tiny_checkpoint
     return save_tiny_checkpoint(tmp_path_factory.mktemp('model') / 'random.pt')
 
 
 @pytest.fixture(scope='module')
 def estimator(checkpoint):
     """Load that checkpoint as the pose node would, with fast parameters."""
-    from ros_test_support import FAST_PARAMS
+    from support import FAST_PARAMS
 
     from catpose_ros.ros.params import CatposeParams
     from catpose_ros.ros.pose_pipeline import load_estimator

@@ -17,16 +17,12 @@
 import argparse
 import itertools
 import json
-from pathlib import Path
-import sys
 
 import pytest
+from support import save_tiny_checkpoint
 
 from catpose_ros.cli import benchmark
 from catpose_ros.cli.main import main
-
-sys.path.insert(0, str(Path(__file__).parent))
-from ros_test_support import save_tiny_checkpoint  # noqa: E402, I100
 
 
 def test_configuration_names_say_mode_sampler_and_k():

@@ -18,51 +18,20 @@ from hypothesis import given, settings, strategies as st
 import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
+from support import face_frame
 import torch
 
 from catpose_ros.cli.main import main
 from catpose_ros.data import augment
 from catpose_ros.data.dataset import build_point_cache, PosePointDataset
-from catpose_ros.data.frame import Frame, ObjectAnnotation
 from catpose_ros.data.nocs import DatasetError, write_frame
-from catpose_ros.geometry.camera import CameraIntrinsics
 
-INTRINSICS = CameraIntrinsics(120.0, 120.0, 64.0, 48.0, 128, 96)
 CATEGORIES = ('bottle', 'bowl', 'camera', 'can', 'laptop', 'mug')
 
 
 def inside_box(points, rotation, translation, size, tol=1e-6):
     local = augment.to_object_frame(points, rotation, translation)
     return bool(np.all(np.abs(local) <= np.asarray(size) / 2 + tol))
-
-
-def face_frame(seed: int, num_objects: int = 2) -> Frame:
-    """Depth of the camera-facing face of each object's box (a plane inside the box)."""
-    rng = np.random.default_rng(seed)
-    v, u = np.mgrid[0:INTRINSICS.height, 0:INTRINSICS.width]
-    rays = np.stack(((u - INTRINSICS.cx) / INTRINSICS.fx, (v - INTRINSICS.cy) / INTRINSICS.fy,
-                     np.ones(u.shape)), axis=-1)
-    depth = np.zeros(u.shape, np.float32)
-    mask = np.zeros(u.shape, np.uint8)
-    objects = []
-    for k in range(num_objects):
-        rotation = (Rotation.from_euler('z', rng.uniform(-180, 180), degrees=True)
-                    * Rotation.from_euler('xy', rng.uniform(-20, 20, 2), degrees=True))
-        rotation = rotation.as_matrix()
-        size = rng.uniform(0.08, 0.2, 3)
-        translation = np.array([(-0.15 if k == 0 else 0.15), rng.uniform(-0.05, 0.05),
-                                rng.uniform(0.6, 0.9)])
-        normal = rotation[:, 2]
-        centre = translation - 0.4 * size[2] * normal
-        depth_along = (centre @ normal) / (rays @ normal)
-        local = (rays * depth_along[..., None] - translation) @ rotation
-        hit = (np.abs(local[..., 0]) < 0.45 * size[0]) & (np.abs(local[..., 1]) < 0.45 * size[1])
-        depth[hit] = depth_along[hit]
-        mask[hit] = k + 1
-        objects.append(ObjectAnnotation(k + 1, CATEGORIES[int(rng.integers(6))], rotation,
-                                        translation, size, handle_visible=bool(k % 2)))
-    color = rng.integers(0, 256, depth.shape + (3,), dtype=np.uint8)
-    return Frame(color, depth, mask, INTRINSICS, objects, frame_id='face%d' % seed)
 
 
 @pytest.fixture(scope='module')

@@ -18,10 +18,10 @@ import glob
 import json
 from pathlib import Path
 import pickle
-import sys
 
 import numpy as np
 import pytest
+from support import TINY
 import torch
 
 from catpose_ros.cli.main import main
@@ -37,8 +37,6 @@ from catpose_ros.perception.estimator import PoseEstimator
 from catpose_ros.perception.pipeline import FramePipeline
 from catpose_ros.perception.tracking import TrackingConfig
 
-sys.path.insert(0, str(Path(__file__).parent))
-from test_perception_pipeline import TINY  # noqa: E402, I100
 
 K = CameraIntrinsics(200.0, 200.0, 80.0, 60.0, 160, 120)
 

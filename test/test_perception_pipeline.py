@@ -16,19 +16,16 @@
 
 import numpy as np
 import pytest
+from support import TINY
 import torch
 
 from catpose_ros.geometry.camera import CameraIntrinsics
 from catpose_ros.model.pose_sampler import SamplerConfig
-from catpose_ros.model.posenet import CatPoseNet, ModelConfig
+from catpose_ros.model.posenet import CatPoseNet
 from catpose_ros.perception.estimator import PoseEstimator
 from catpose_ros.perception.instances import Instance, mask_box
 from catpose_ros.perception.pipeline import FramePipeline
 
-TINY = ModelConfig(num_points=64, sa_npoints=(32, 16, 8, None),
-                   sa_mlps=(((8, 8, 8), (8, 8, 8)), ((8, 8, 8), (8, 8, 8)),
-                            ((8, 8, 8), (8, 8, 8)), ((8, 8, 16), (8, 8, 16))),
-                   regression_hidden=16, time_embed_dim=16, pose_hidden=16, head_hidden=16)
 K = CameraIntrinsics(200.0, 200.0, 80.0, 60.0, 160, 120)
 
 

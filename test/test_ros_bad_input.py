@@ -16,8 +16,8 @@
 
 import numpy as np
 import pytest
-from ros_test_support import (FAST_PARAMS, frame_messages, OBJECTS, save_tiny_checkpoint,
-                              STAMP_NS)
+from support import (FAST_PARAMS, frame_messages, OBJECTS, save_tiny_checkpoint,
+                     STAMP_NS)
 import torch
 
 from catpose_ros.perception.estimator import NonFiniteModelError, PoseEstimator

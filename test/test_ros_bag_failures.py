@@ -18,7 +18,7 @@ from pathlib import Path
 import sqlite3
 
 import pytest
-from ros_test_support import FAST_PARAMS, STAMP_NS, synthetic_frame
+from support import FAST_PARAMS, STAMP_NS, synthetic_frame
 import yaml
 
 from catpose_ros.cli.main import main

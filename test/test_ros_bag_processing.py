@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from ros_test_support import FAST_PARAMS, FRAME_ID, synthetic_frame
+from support import FAST_PARAMS, FRAME_ID, synthetic_frame
 
 from catpose_ros.ros import conversions as conv
 from catpose_ros.ros.bag_io import sequence_to_bag

@@ -15,7 +15,7 @@
 """Live parameter changes: which are accepted while configured, and that they take effect."""
 
 import pytest
-from ros_test_support import FAST_PARAMS, frame_messages, save_tiny_checkpoint
+from support import FAST_PARAMS, frame_messages, save_tiny_checkpoint
 
 from catpose_ros.ros.live_params import (change_note, REQUIRES_RECONFIGURE,
                                          review_parameter_changes)

@@ -18,7 +18,8 @@ import threading
 import time
 
 import pytest
-from ros_test_support import FAST_PARAMS, FRAME_ID, frame_messages, save_tiny_checkpoint
+from support import (fail_first_frames, FAST_PARAMS, FRAME_ID, frame_messages,
+                     save_tiny_checkpoint)
 
 rclpy = pytest.importorskip('rclpy')
 pytestmark = pytest.mark.ros
@@ -81,6 +82,23 @@ def _wait_for(condition, timeout=30.0):
     return False
 
 
+def _publish_frames_until(helper, condition, frames: int) -> None:
+    """Publish the synthetic input frames one by one until condition() holds."""
+    from sensor_msgs.msg import CameraInfo, Image
+    from vision_msgs.msg import Detection2DArray
+
+    publishers = [helper.create_publisher(Image, 'depth/image', 10),
+                  helper.create_publisher(CameraInfo, 'depth/camera_info', 10),
+                  helper.create_publisher(Image, 'segmentation/instances', 10),
+                  helper.create_publisher(Detection2DArray, 'segmentation/detections', 10)]
+    factory = RclpyFactory()
+    for index in range(frames):
+        for publisher, message in zip(publishers, frame_messages(factory, index)):
+            publisher.publish(message)
+        if _wait_for(condition, timeout=0.5):
+            return
+
+
 def test_every_pose_parameter_is_declared_with_a_description(ros_context, checkpoint):
     node = _pose_node(checkpoint)
     try:
@@ -101,10 +119,9 @@ def test_missing_model_fails_configure_without_crashing(ros_context, tmp_path):
 
 def test_pose_node_publishes_detections_and_tf_with_the_input_header(ros_context,
                                                                      checkpoint):
-    from sensor_msgs.msg import CameraInfo, Image
     from std_srvs.srv import SetBool, Trigger
     from tf2_msgs.msg import TFMessage
-    from vision_msgs.msg import Detection2DArray, Detection3DArray
+    from vision_msgs.msg import Detection3DArray
 
     node = _pose_node(checkpoint)
     assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
@@ -114,18 +131,10 @@ def test_pose_node_publishes_detections_and_tf_with_the_input_header(ros_context
     helper.create_subscription(Detection3DArray, 'catpose_pose/detections',
                                received.append, 10)
     helper.create_subscription(TFMessage, '/tf', transforms.append, 10)
-    publishers = [helper.create_publisher(Image, 'depth/image', 10),
-                  helper.create_publisher(CameraInfo, 'depth/camera_info', 10),
-                  helper.create_publisher(Image, 'segmentation/instances', 10),
-                  helper.create_publisher(Detection2DArray, 'segmentation/detections', 10)]
     factory = RclpyFactory()
     try:
         with _Spinner(node, helper):
-            for index in range(20):
-                for publisher, message in zip(publishers, frame_messages(factory, index)):
-                    publisher.publish(message)
-                if _wait_for(lambda: len(received) >= 2, timeout=0.5):
-                    break
+            _publish_frames_until(helper, lambda: len(received) >= 2, frames=20)
             assert _wait_for(lambda: len(received) >= 2)
             first = received[0]
             assert first.header.frame_id == FRAME_ID
@@ -149,38 +158,20 @@ def test_pose_node_publishes_detections_and_tf_with_the_input_header(ros_context
 
 def test_the_worker_survives_a_frame_that_raises(ros_context, checkpoint):
     from diagnostic_msgs.msg import DiagnosticArray
-    from sensor_msgs.msg import CameraInfo, Image
-    from vision_msgs.msg import Detection2DArray, Detection3DArray
+    from vision_msgs.msg import Detection3DArray
 
     node = _pose_node(checkpoint)
     assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
-    real_process, calls = node.core.process, []
-
-    def process_failing_twice(*args, **kwargs):
-        calls.append(1)
-        if len(calls) <= 2:
-            raise RuntimeError('injected failure')
-        return real_process(*args, **kwargs)
-
-    node.core.process = process_failing_twice
+    fail_first_frames(node.core, 2)
     assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
     helper = rclpy.create_node('catpose_test_guard', namespace=NAMESPACE)
     received, diagnostics = [], []
     helper.create_subscription(Detection3DArray, 'catpose_pose/detections',
                                received.append, 10)
     helper.create_subscription(DiagnosticArray, '/diagnostics', diagnostics.append, 10)
-    publishers = [helper.create_publisher(Image, 'depth/image', 10),
-                  helper.create_publisher(CameraInfo, 'depth/camera_info', 10),
-                  helper.create_publisher(Image, 'segmentation/instances', 10),
-                  helper.create_publisher(Detection2DArray, 'segmentation/detections', 10)]
-    factory = RclpyFactory()
     try:
         with _Spinner(node, helper):
-            for index in range(30):
-                for publisher, message in zip(publishers, frame_messages(factory, index)):
-                    publisher.publish(message)
-                if _wait_for(lambda: received, timeout=0.5):
-                    break
+            _publish_frames_until(helper, lambda: received, frames=30)
             assert _wait_for(lambda: received), 'the worker stopped after a failed frame'
             failures = [conv.diagnostics_to_dict(m).get('catpose_pose', {}).get(
                 'worker_failures') for m in diagnostics]

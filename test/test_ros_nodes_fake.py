@@ -25,7 +25,8 @@ import time
 
 import numpy as np
 import pytest
-from ros_test_support import FAST_PARAMS, frame_messages, HEIGHT, save_tiny_checkpoint, WIDTH
+from support import (fail_first_frames, FAST_PARAMS, frame_messages, HEIGHT,
+                     save_tiny_checkpoint, WIDTH)
 
 from catpose_ros.perception.instances import Instance
 from catpose_ros.ros import conversions as conv
@@ -217,15 +218,7 @@ def test_the_worker_survives_frames_that_raise_and_reports_them(pose_world, monk
     monkeypatch.setattr(modules['lifecycle_node'], 'RclpyFactory', lambda: FACTORY)
     node = modules['pose_node'].PoseNode()
     assert node.trigger_configure().name == 'SUCCESS'
-    real_process, calls = node.core.process, []
-
-    def process_failing_twice(*args, **kwargs):
-        calls.append(1)
-        if len(calls) <= 2:
-            raise RuntimeError('injected failure')
-        return real_process(*args, **kwargs)
-
-    node.core.process = process_failing_twice
+    fail_first_frames(node.core, 2)
     assert node.trigger_activate().name == 'SUCCESS'
     detections = node.publishers['~/detections'].messages
     try:

@@ -18,8 +18,8 @@ import threading
 
 import numpy as np
 import pytest
-from ros_test_support import (FAST_PARAMS, FRAME_ID, frame_messages, HEIGHT, OBJECTS,
-                              STAMP_NS, TINY_POINTS, WIDTH)
+from support import (FAST_PARAMS, FRAME_ID, frame_messages, HEIGHT, OBJECTS,
+                     STAMP_NS, TINY_POINTS, WIDTH)
 
 from catpose_ros.ros import conversions as conv
 from catpose_ros.ros.frame_worker import FrameSlot

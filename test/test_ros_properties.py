@@ -26,7 +26,7 @@ import math
 from hypothesis import event, given, HealthCheck, settings, strategies as st
 import numpy as np
 import pytest
-from ros_test_support import FAST_PARAMS, save_tiny_checkpoint
+from support import FAST_PARAMS, save_tiny_checkpoint
 
 from catpose_ros.perception.instances import Instance, mask_box
 from catpose_ros.ros import conversions as conv

@@ -15,9 +15,9 @@
 """The three training stages run, checkpoint, resume and chain (pretrain -> joint)."""
 
 from pathlib import Path
-import sys
 
 import pytest
+from support import face_frame, TINY
 import torch
 
 from catpose_ros.data.dataset import build_point_cache, PosePointDataset
@@ -25,10 +25,6 @@ from catpose_ros.model.checkpoint import load_checkpoint
 from catpose_ros.training.config import TrainConfig
 from catpose_ros.training.trainer import (EpochBatchSampler, export_for_inference,
                                           learning_rate, Trainer)
-
-sys.path.insert(0, str(Path(__file__).parent))
-from test_data_dataset import face_frame  # noqa: E402, I100
-from test_perception_pipeline import TINY  # noqa: E402, I100
 
 
 @pytest.fixture(scope='module')

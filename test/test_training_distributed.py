@@ -21,6 +21,7 @@ import subprocess
 import sys
 
 import pytest
+from support import face_frame, TINY
 import torch
 import torch.multiprocessing as mp
 
@@ -29,10 +30,6 @@ from catpose_ros.model.checkpoint import load_checkpoint
 from catpose_ros.training.config import TrainConfig
 from catpose_ros.training.distributed import shutdown
 from catpose_ros.training.trainer import Trainer
-
-sys.path.insert(0, str(Path(__file__).parent))
-from test_data_dataset import face_frame  # noqa: E402, I100
-from test_perception_pipeline import TINY  # noqa: E402, I100
 
 
 def free_port() -> int:
