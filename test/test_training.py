@@ -19,9 +19,11 @@ from pathlib import Path
 import pytest
 from support import face_frame, TINY
 import torch
+import yaml
 
 from catpose_ros.data.dataset import build_point_cache, PosePointDataset
 from catpose_ros.model.checkpoint import load_checkpoint
+from catpose_ros.model.posenet import ModelConfig
 from catpose_ros.training.config import TrainConfig
 from catpose_ros.training.trainer import (EpochBatchSampler, export_for_inference,
                                           learning_rate, Trainer)
@@ -162,3 +164,19 @@ def test_score_stage_trains_only_the_score_network_on_a_saved_feature_bank(cache
     assert (tmp_path / 'score' / 'feature_bank.pt').exists()
     assert any('val_diff_5deg2cm' in h for h in trainer.history)
     assert all('regression' not in h for h in trainer.history if 'loss' in h)
+
+
+def test_the_cli_builds_the_network_of_a_model_config_file(cache, tmp_path):
+    from catpose_ros.cli.main import main
+
+    config_file = tmp_path / 'tiny.yaml'
+    config_file.write_text(yaml.safe_dump(TINY.to_dict()))
+    out = tmp_path / 'run'
+    assert main(['train', '--stage', 'pretrain', '--train-cache', cache, '--out-dir', str(out),
+                 '--batch-size', '2', '--max-steps', '1', '--threads', '1',
+                 '--model-config', str(config_file)]) == 0
+    _, stored, _ = load_checkpoint(out / 'last.pt')
+    assert stored == TINY
+    (tmp_path / 'bad.yaml').write_text('sa_npoints: [8]\nwidth: 3\n')
+    with pytest.raises(ValueError, match='width'):
+        ModelConfig.from_file(str(tmp_path / 'bad.yaml'))

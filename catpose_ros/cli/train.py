@@ -54,12 +54,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Train and print where the final checkpoint and the history went."""
+    from catpose_ros.model.posenet import ModelConfig
     from catpose_ros.training.trainer import export_for_inference, Trainer
 
     from catpose_ros.training.distributed import shutdown
 
     config = TrainConfig.from_dict(vars(args))
-    trainer = Trainer(config)
+    trainer = Trainer(config, ModelConfig.from_file(config.model_config)
+                      if config.model_config else None)
     if args.benchmark_steps:
         from catpose_ros.training.throughput import format_throughput, measure_throughput
         print(format_throughput(config.stage, measure_throughput(trainer,

@@ -61,6 +61,17 @@ class ModelConfig:
         values = strict_fields(cls, values, 'model config keys')
         return cls(**{key: _to_tuples(value) for key, value in values.items()})
 
+    @classmethod
+    def from_file(cls, path: str) -> 'ModelConfig':
+        """Read the fields to change from a YAML or JSON mapping; the rest keep defaults."""
+        import yaml
+
+        with open(path, encoding='utf-8') as stream:
+            values = yaml.safe_load(stream) or {}
+        if not isinstance(values, dict):
+            raise ValueError('%s must hold a mapping of ModelConfig fields' % path)
+        return cls.from_dict(values)
+
     def sde(self) -> VESDE:
         """Return the VE-SDE these settings describe."""
         return VESDE(self.sigma_min, self.sigma_max, self.sde_eps)

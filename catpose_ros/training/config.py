@@ -53,6 +53,10 @@ class TrainConfig:
         'help': 'run directory; holds last.pt, which resumes the run'})
     init_from: str = field(default='', metadata={
         'help': 'checkpoint whose weights start this stage (required by score)'})
+    model_config: str = field(default='', metadata={
+        'help': 'YAML or JSON file of ModelConfig fields (model/posenet.py: num_points, '
+                'sa_mlps, sigma_max, ...) for a new network; empty: the default network. A '
+                'network from init_from or a resumed run keeps its own'})
     epochs: int = field(default=100, metadata={'help': 'passes over the training objects'})
     max_steps: int = field(default=0, metadata={
         'help': 'stop after this many optimiser steps (0: no limit besides epochs)'})
