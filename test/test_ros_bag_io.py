@@ -167,10 +167,12 @@ def test_process_cli_maps_flags_to_parameters():
     from catpose_ros.ros.params import CatposeParams
     args = bag_cli().parse_args([
         'bag', 'process', 'in', 'out', '--set', 'tracking.mode=estimate', '--set',
-        'sync.slop=1e-3', '--set', 'sampler.steps=5', '--device', 'cpu', '--checkpoint', 'm.pt'])
+        'sync.slop=1e-3', '--set', 'sampler.steps=5', '--device', 'cpu', '--checkpoint', 'm.pt',
+        '--threads', '2'])
     params = CatposeParams.from_dict(_params(args))
     assert (params.tracking.mode, params.sync.slop, params.sampler.steps) == ('estimate', 0.001, 5)
     assert (params.model.device, params.model.checkpoint) == ('cpu', 'm.pt')
+    assert params.model.cpu_threads == 2
     assert args.depth_topic == SyntheticTopics().depth
     assert args.segmentation == 'maskrcnn'
     with pytest.raises(SystemExit):

@@ -107,6 +107,9 @@ def _register_process(commands: argparse._SubParsersAction) -> None:
                         'e.g. --set tracking.mode=estimate')
     parser.add_argument('--checkpoint', help='model file (model.checkpoint)')
     parser.add_argument('--device', help='torch device (model.device): auto, cpu, cuda:0')
+    parser.add_argument('--threads', type=int, default=None,
+                        help='torch CPU threads (model.cpu_threads; default: its parameter '
+                             'value, 1)')
     parser.add_argument('--segmentation', choices=('maskrcnn', 'bag'), default='maskrcnn',
                         help='maskrcnn: segment the rgb topic (segmentation.weights, empty = '
                         'the shipped models/maskrcnn_default.pt); bag: label image and '
@@ -162,6 +165,8 @@ def _params(args: argparse.Namespace) -> Dict[str, Any]:
         values['model.checkpoint'] = args.checkpoint
     if args.device:
         values['model.device'] = args.device
+    if args.threads is not None:
+        values['model.cpu_threads'] = args.threads
     return values
 
 
