@@ -134,8 +134,8 @@ def _frames(args: argparse.Namespace):
 def _save_overlay(path: Path, frame, poses) -> None:
     import cv2
 
-    from catpose_ros.perception.overlay import draw_pose
     from catpose_ros.categories import category_color
+    from catpose_ros.perception.overlay import draw_legend, draw_pose
 
     image = frame.color.copy()
     for truth in frame.objects:
@@ -146,6 +146,10 @@ def _save_overlay(path: Path, frame, poses) -> None:
         color = tuple(int(255 * c) for c in category_color(e.category))
         draw_pose(image, frame.intrinsics, e.rotation, e.translation, e.size, color,
                   '%s_%d' % (e.category, tracked.track_id))
+    draw_legend(image, [('ground truth', (255, 255, 255)),
+                        ('estimate (colour by category, label category_track)',
+                         tuple(int(255 * c) for c in category_color('mug'))),
+                        ('estimated axes: x red, y green, z blue', (255, 0, 0))])
     cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
 
 

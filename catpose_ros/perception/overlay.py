@@ -14,7 +14,7 @@
 
 """Draw estimated (and ground-truth) metric boxes and axes onto an RGB image."""
 
-from typing import Optional, Tuple
+from typing import Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -63,4 +63,23 @@ def draw_pose(image: np.ndarray, intrinsics: CameraIntrinsics, rotation: np.ndar
         top = corners[corners[:, 1].argmin()]
         cv2.putText(image, label, (int(top[0]), max(12, int(top[1]) - 4)),
                     cv2.FONT_HERSHEY_SIMPLEX, 0.45, color, 1, cv2.LINE_AA)
+    return image
+
+
+def draw_legend(image: np.ndarray, entries: Sequence[Tuple[str, Color]],
+                corner: Tuple[int, int] = (8, 8)) -> np.ndarray:
+    """Draw a key of (text, line colour) rows on a dark panel in place; returns the image.
+
+    An overlay with several kinds of boxes says which is which on the image itself.
+    """
+    font, scale, row = cv2.FONT_HERSHEY_SIMPLEX, 0.45, 18
+    width = max(cv2.getTextSize(text, font, scale, 1)[0][0] for text, _ in entries) + 40
+    x0, y0 = corner
+    panel = image[y0:y0 + row * len(entries) + 8, x0:x0 + width]
+    panel[:] = (0.35 * panel).astype(image.dtype)
+    for index, (text, color) in enumerate(entries):
+        y = y0 + 4 + row * index + row // 2
+        cv2.line(image, (x0 + 6, y), (x0 + 26, y), color, 2, cv2.LINE_AA)
+        cv2.putText(image, text, (x0 + 32, y + 5), font, scale, (255, 255, 255), 1,
+                    cv2.LINE_AA)
     return image
