@@ -25,12 +25,13 @@ from catpose_ros.cli.main import main
 from catpose_ros.data import augment
 from catpose_ros.data.dataset import build_point_cache, PosePointDataset
 from catpose_ros.data.nocs import DatasetError, write_frame
+from catpose_ros.geometry.transforms import to_camera_frame, to_object_frame
 
 CATEGORIES = ('bottle', 'bowl', 'camera', 'can', 'laptop', 'mug')
 
 
 def inside_box(points, rotation, translation, size, tol=1e-6):
-    local = augment.to_object_frame(points, rotation, translation)
+    local = to_object_frame(points, rotation, translation)
     return bool(np.all(np.abs(local) <= np.asarray(size) / 2 + tol))
 
 
@@ -50,7 +51,7 @@ def object_samples(draw):
     rotation = Rotation.random(random_state=seed).as_matrix()
     translation = rng.uniform([-0.3, -0.3, 0.4], [0.3, 0.3, 1.5])
     local = rng.uniform(-0.5, 0.5, (200, 3)) * size
-    return augment.to_camera_frame(local, rotation, translation), rotation, translation, size
+    return to_camera_frame(local, rotation, translation), rotation, translation, size
 
 
 @settings(max_examples=40, deadline=None)

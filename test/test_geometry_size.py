@@ -20,7 +20,8 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from catpose_ros.geometry.size import estimate_size, to_object_frame
+from catpose_ros.geometry.size import estimate_size
+from catpose_ros.geometry.transforms import to_object_frame
 
 
 def box_surface(extents, count, rng) -> np.ndarray:

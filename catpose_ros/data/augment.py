@@ -29,6 +29,8 @@ import cv2
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from catpose_ros.geometry.transforms import to_camera_frame, to_object_frame
+
 Sample = Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
@@ -47,18 +49,6 @@ class AugmentConfig:
     cage_categories: Tuple[str, ...] = ('bowl', 'mug')
     radial_prob: float = 0.2
     radial_max: float = 0.2
-
-
-def to_object_frame(points: np.ndarray, rotation: np.ndarray,
-                    translation: np.ndarray) -> np.ndarray:
-    """Map camera-frame points into the object frame: q = R^T (p - t)."""
-    return (np.asarray(points) - translation) @ rotation
-
-
-def to_camera_frame(points: np.ndarray, rotation: np.ndarray,
-                    translation: np.ndarray) -> np.ndarray:
-    """Map object-frame points into the camera frame: p = R q + t."""
-    return np.asarray(points) @ rotation.T + translation
 
 
 def box_scale(points: np.ndarray, rotation: np.ndarray, translation: np.ndarray,

@@ -25,13 +25,7 @@ x and z share one extent: the radius quantile of the points about the y axis.
 
 import numpy as np
 
-
-def to_object_frame(points_cam: np.ndarray, rotation: np.ndarray,
-                    translation: np.ndarray) -> np.ndarray:
-    """Map camera points (N, 3) into the object frame: p_obj = R^T (p_cam - t)."""
-    points_cam = np.asarray(points_cam, dtype=np.float64)
-    rotation = np.asarray(rotation, dtype=np.float64)
-    return (points_cam - np.asarray(translation, dtype=np.float64)) @ rotation
+from catpose_ros.geometry.transforms import to_object_frame
 
 
 def estimate_size(points_cam: np.ndarray, rotation: np.ndarray, translation: np.ndarray,
@@ -46,7 +40,8 @@ def estimate_size(points_cam: np.ndarray, rotation: np.ndarray, translation: np.
     if points_cam.ndim != 2 or points_cam.shape[1] != 3 or len(points_cam) == 0:
         raise ValueError('need a non-empty (N, 3) point array, got shape %s'
                          % (points_cam.shape,))
-    local = to_object_frame(points_cam, rotation, translation)
+    local = to_object_frame(np.asarray(points_cam, np.float64), np.asarray(rotation, np.float64),
+                            np.asarray(translation, np.float64))
     extents = 2.0 * np.quantile(np.abs(local), upper, axis=0)
     if symmetric:
         radius = np.hypot(local[:, 0], local[:, 2])

@@ -63,3 +63,22 @@ def transform_points(transform: np.ndarray, points: np.ndarray) -> np.ndarray:
     points = np.asarray(points)
     dtype = points.dtype if np.issubdtype(points.dtype, np.floating) else np.float64
     return (points @ rotation.T + translation).astype(dtype, copy=False)
+
+
+def _float_points(points: np.ndarray) -> np.ndarray:
+    points = np.asarray(points)
+    return points if np.issubdtype(points.dtype, np.floating) else points.astype(np.float64)
+
+
+def to_camera_frame(points: np.ndarray, rotation: np.ndarray,
+                    translation: np.ndarray) -> np.ndarray:
+    """Map object-frame points [..., 3] into the camera frame, p = R q + t (dtype kept)."""
+    points = _float_points(points)
+    return (points @ np.asarray(rotation).T + translation).astype(points.dtype, copy=False)
+
+
+def to_object_frame(points: np.ndarray, rotation: np.ndarray,
+                    translation: np.ndarray) -> np.ndarray:
+    """Map camera-frame points [..., 3] into the object frame, q = R^T (p - t) (dtype kept)."""
+    points = _float_points(points)
+    return ((points - translation) @ np.asarray(rotation)).astype(points.dtype, copy=False)

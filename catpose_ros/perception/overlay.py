@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from catpose_ros.geometry.camera import CameraIntrinsics
+from catpose_ros.geometry.transforms import to_camera_frame
 
 Color = Tuple[int, int, int]
 # Corner index pairs of a box whose corners are the sign patterns of (x, y, z).
@@ -48,14 +49,14 @@ def draw_pose(image: np.ndarray, intrinsics: CameraIntrinsics, rotation: np.ndar
     translation = np.asarray(translation, np.float64)
     if translation[2] <= 0:
         return image
-    corners = project(box_corners(size) @ rotation.T + translation, intrinsics)
+    corners = project(to_camera_frame(box_corners(size), rotation, translation), intrinsics)
     for a, b in _EDGES:
         cv2.line(image, tuple(map(int, corners[a])), tuple(map(int, corners[b])), color,
                  thickness, cv2.LINE_AA)
     if axes:
         length = 0.6 * float(np.max(size))
-        ends = project(np.vstack((np.zeros(3), length * np.eye(3))) @ rotation.T + translation,
-                       intrinsics)
+        axes_points = np.vstack((np.zeros(3), length * np.eye(3)))
+        ends = project(to_camera_frame(axes_points, rotation, translation), intrinsics)
         for axis, axis_color in enumerate(((255, 0, 0), (0, 255, 0), (0, 0, 255))):
             cv2.line(image, tuple(map(int, ends[0])), tuple(map(int, ends[axis + 1])),
                      axis_color, thickness, cv2.LINE_AA)
