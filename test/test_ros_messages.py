@@ -52,6 +52,30 @@ def test_vision_msgs_layout_matches_the_ros2_branch(factory):
     assert detection == ['header', 'results', 'bbox', 'id']
 
 
+# RIHS01 type hashes of vision_msgs 4.1.1 (ros2 branch), computed from its own .msg files:
+# what ROS 2 Jazzy nodes compare when they match a topic's type. A copied definition that
+# drifts from the release changes its hash.
+VISION_MSGS_RIHS01 = {
+    'BoundingBox2D': '008eacbb0cf8f26e83795547bed013eec3675485ef386ec056d80eaaf1c1ce2f',
+    'BoundingBox3D': 'bbb73a65c163d7f9bb29009c7bde9f7faa576bd2d23299c4511d19230dab4698',
+    'Detection2D': '0d12b69df5c593b3455b7346fac8205437a7d4bcb09b9e0e0b2dde787ded38ea',
+    'Detection2DArray': '214274120007f4a683866481336b70310268cfa107aebe9d594a6acf75bda968',
+    'Detection3D': 'ddd703be132ab0b69d33121f1bb034132bfbb3b0ac5f9fb1516005ba1c8a265b',
+    'Detection3DArray': '793f5eab9595ac1c0da07873cc859db42eae51f0ee76056db8562515d830e018',
+    'LabelInfo': '3d37df4015cdf660cc851c51897f2acd957e1ca6205ba0a99aebffb9406b0783',
+    'ObjectHypothesisWithPose':
+        '41c12344c0396c48b81df12467c192d99b2a0eb1463c5c37194e4223251c80bc',
+    'VisionInfo': '95d3116a17484ad91c9a2686e1d54890bbfc3ff6c6a2de137738c4950d45d284',
+}
+
+
+@pytest.mark.parametrize('name', sorted(VISION_MSGS_RIHS01))
+def test_vision_msgs_definitions_hash_like_the_release(name):
+    typestore = RosbagsFactory('jazzy').typestore
+    assert typestore.hash_rihs01('vision_msgs/msg/' + name) == \
+        'RIHS01_' + VISION_MSGS_RIHS01[name]
+
+
 def test_omitted_fields_get_ros_defaults(factory):
     info = factory.make('sensor_msgs/CameraInfo')
     assert info.k.dtype == np.float64 and info.k.shape == (9,)

@@ -41,6 +41,7 @@ DISTROS = ('humble', 'jazzy')
 
 # vision_msgs 4.1.1 (ros2 branch), the release in both Humble and Jazzy: field definitions
 # as in vision_msgs/msg/*.msg, comments left out (they do not change the type or its hash).
+# test/test_ros_messages.py pins their RIHS01 hashes to those of the release's own files.
 VISION_MSGS_DEFINITIONS: Dict[str, str] = {
     'Point2D': 'float64 x\nfloat64 y\n',
     'Pose2D': 'vision_msgs/Point2D position\nfloat64 theta\n',
