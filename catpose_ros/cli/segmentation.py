@@ -116,7 +116,7 @@ def run_eval(args: argparse.Namespace) -> int:
     segmenter = TorchvisionMaskRCNNSegmenter(weights, device=args.device,
                                              score_threshold=0.05, min_mask_pixels=1)
     report = evaluate_segmenter(segmenter, SegmentationSamples.load(args.samples),
-                                limit=args.frames)
+                                limit=args.frames, progress=True)
     print('weights: %s (%s)\nframes: %d, instances: %d, %.3f s per frame'
           % (weights, 'RGB-D' if segmenter.uses_depth else 'RGB', report.frames,
              report.instances, report.seconds_per_frame))

@@ -103,6 +103,8 @@ def _add_tracks(table, tracks: Dict, frames: List) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Measure and print the jitter table."""
+    from tqdm import tqdm
+
     from catpose_ros.cli.eval import estimator_from_args
     from catpose_ros.evaluation.stability import JitterTable
     from catpose_ros.model.device import configure_threads
@@ -114,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
 
     model_path, _, sampler, _ = estimator_from_args(args)
     tables = {False: JitterTable(), True: JitterTable()}
-    for index in range(args.scenes):
+    for index in tqdm(range(args.scenes), desc='stability', unit='scene'):
         frames = _scene_frames(index, args)
         for stable, table in tables.items():
             _add_tracks(table, _track(frames, estimator, stable, args.mode), frames)

@@ -158,8 +158,13 @@ def _mean_valid(values: np.ndarray) -> float:
 
 def evaluate_segmenter(segmenter, samples: SegmentationSamples,
                        categories: Optional[Sequence[str]] = None,
-                       limit: int = 0) -> SegmentationReport:
-    """Segment every sample (RGB + depth in metres) and score masks and boxes with COCO AP."""
+                       limit: int = 0, progress: bool = False) -> SegmentationReport:
+    """Segment every sample (RGB + depth in metres) and score masks and boxes with COCO AP.
+
+    progress shows a bar over the frames (the command line; training validation has its own).
+    """
+    from tqdm import tqdm
+
     names = list(categories or segmenter.categories)
     if limit:
         samples = SegmentationSamples(samples.rgb[:limit], samples.depth_mm[:limit],
@@ -169,7 +174,8 @@ def evaluate_segmenter(segmenter, samples: SegmentationSamples,
         raise ValueError('the evaluation samples hold no instances')
     detections: List[Dict] = []
     started = time.perf_counter()
-    for index in range(len(samples)):
+    for index in tqdm(range(len(samples)), desc='eval-segmentation', unit='frame',
+                      disable=not progress):
         instances = segmenter.segment(np.ascontiguousarray(samples.rgb[index]),
                                       depth_in_metres(samples.depth_mm[index]))
         detections += detection_records(instances, index + 1, names)

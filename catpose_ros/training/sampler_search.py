@@ -152,18 +152,23 @@ def coordinate_search(model: CatPoseNet, encoded: EncodedSet,
                       start: Optional[SamplerConfig] = None, axes: Sequence[str] = AXES,
                       seed: int = 0) -> Tuple[SamplerConfig, List[Tuple[str, Dict]]]:
     """Improve one setting at a time on the selection score; return the best and the log."""
+    from tqdm import tqdm
+
     best = start or SamplerConfig()
     best_score = score_sampler(model, encoded, best, seed)
     log: List[Tuple[str, Dict]] = [(describe(best), best_score)]
+    progress = tqdm(desc='sampler search', unit='setting')
     for axis in axes:
         for candidate in _candidates(best, axis):
             result = score_sampler(model, encoded, candidate, seed)
+            progress.update()
             log.append((describe(candidate), result))
             if result['selection'] > best_score['selection'] + 1e-9:
                 best, best_score = candidate, result
         LOG.info('after %s: %s -> selection %.3f, 5deg2cm %.3f, 10deg5cm %.3f', axis,
                  describe(best), best_score['selection'], best_score['5deg2cm'],
                  best_score['10deg5cm'])
+    progress.close()
     return best, log
 
 
