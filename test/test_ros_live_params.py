@@ -14,6 +14,8 @@
 
 """Live parameter changes: which are accepted while configured, and that they take effect."""
 
+from dataclasses import replace
+
 import pytest
 from support import FAST_PARAMS, frame_messages, save_tiny_checkpoint
 
@@ -124,6 +126,9 @@ def test_an_unusable_live_value_changes_nothing(estimator):
     review = review_parameter_changes(POSE_NODE, params.to_dict(POSE_NODE),
                                       {'tracking.max_translation_jump_m': 0.0},
                                       configured=True)
+    assert not review.accepted and 'max_translation_jump_m' in review.reason
+    # Past the declared ranges, the core's own checks still leave the node as it was.
+    unusable = replace(params, tracking=replace(params.tracking, max_translation_jump_m=0.0))
     with pytest.raises(ValueError, match='max_translation_jump_m'):
-        core.apply_params(review.params)
+        core.apply_params(unusable)
     assert core.params is params and core.tracker.config.max_translation_jump_m == 0.1
