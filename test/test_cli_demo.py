@@ -89,3 +89,11 @@ def test_every_flag_of_every_command_explains_itself():
                    and not issubclass(parser.formatter_class,
                                       argparse.ArgumentDefaultsHelpFormatter)]
     assert no_defaults == []
+
+
+def test_sampler_flags_override_only_what_they_name():
+    from catpose_ros.cli.eval import sampler_overrides
+    from catpose_ros.cli.main import build_parser
+    args = build_parser().parse_args(['eval', '--data', 'd', '--split', 's', '--out', 'o',
+                                      '--track-t0', '0.25', '--steps', '10'])
+    assert sampler_overrides(args) == {'track_t0': 0.25, 'steps': 10}

@@ -75,6 +75,10 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
                         help='override the sampler (default: the settings stored in the model)')
     parser.add_argument('--steps', type=int, default=None,
                         help='override the DDIM steps (default: stored in the model)')
+    parser.add_argument('--t0', type=float, default=None,
+                        help='override the start time of cold estimates (default: stored)')
+    parser.add_argument('--track-t0', type=float, default=None,
+                        help='override the start time of warm starts (default: stored)')
     parser.add_argument('--seed', type=int, default=0,
                         help='seed of scenes, point resampling and the sampler')
     parser.add_argument('--threads', type=int, default=0, help='torch CPU threads (0: keep)')
@@ -82,7 +86,9 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
 
 def sampler_overrides(args: argparse.Namespace) -> dict:
     """Sampler settings given on the command line (the model's stored ones fill the rest)."""
-    return {k: v for k, v in (('method', args.sampler), ('steps', args.steps)) if v is not None}
+    given = (('method', args.sampler), ('steps', args.steps), ('t0', args.t0),
+             ('track_t0', args.track_t0))
+    return {k: v for k, v in given if v is not None}
 
 
 def estimator_from_args(args: argparse.Namespace):
