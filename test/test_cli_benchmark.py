@@ -23,6 +23,7 @@ from support import save_tiny_checkpoint
 
 from catpose_ros.cli import benchmark
 from catpose_ros.cli.main import main
+from catpose_ros.model.pose_sampler import SamplerConfig
 
 
 def test_configuration_names_say_mode_sampler_and_k():
@@ -76,8 +77,9 @@ def test_benchmark_writes_rows_for_each_configuration_and_object_count(tmp_path,
         assert row['stages_p50_ms']['encoder'] > 0 and row['host_rss_mb'] > 0
         assert row['objects_estimated'] == row['objects']
     assert rows[-1]['eval_accuracy'] == {'10deg5cm': 0.25} and rows[0]['eval_accuracy'] is None
-    # adaptive PF-ODE vs fixed DDIM (5 steps + the final denoising evaluation)
-    assert rows[0]['nfe'] > 10 and rows[-1]['nfe'] == 5 + 1
+    # adaptive PF-ODE vs fixed DDIM (5 steps, plus one when the model's settings denoise last)
+    final = int(SamplerConfig().final_denoise)
+    assert rows[0]['nfe'] > 10 and rows[-1]['nfe'] == 5 + final
     encoder = json.loads(out_json.read_text())['encoder']
     assert [(r['path'], r['objects'], r['threads']) for r in encoder] == [
         ('reference', 1, 1), ('fast', 1, 1), ('reference', 3, 1), ('fast', 3, 1)]

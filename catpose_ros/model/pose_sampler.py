@@ -58,10 +58,10 @@ class SamplerConfig:
     """How poses are sampled.
 
     method: 'ddim' (fixed `steps`, geometric in sigma) or 'pf_ode' (adaptive RK45 with rtol,
-    atol). The defaults of t0, guidance and final_denoise are the settings `catpose
-    tune-sampler` chose for the shipped model on the validation split, track_t0 the best of
-    0.15 (GenPose's) to 0.45 on validation sequences (GenPose starts cold estimates at
-    t0 = 0.55, GENPOSE_T0); checkpoints carry their own settings, which take precedence.
+    atol). The defaults of steps, t0, guidance, update and final_denoise are the settings
+    `catpose tune-sampler` chose for the shipped model on the validation split, track_t0 the
+    best of 0.15 (GenPose's) to 0.65 on validation sequences (GenPose starts cold estimates
+    at t0 = 0.55, GENPOSE_T0); checkpoints carry their own settings, which take precedence.
     aggregation: 'first' returns candidate 0 (the others only measure the spread); 'mean'
     is GenPose-style mean pooling (Markley quaternion mean, arithmetic mean translation).
     update: the DDIM step ('exact' guided VE update or 'euler', see samplers.ddim_sample).
@@ -75,17 +75,17 @@ class SamplerConfig:
     """
 
     method: str = 'ddim'
-    steps: int = 20
+    steps: int = 30
     t0: float = 0.7
-    track_t0: float = 0.35
+    track_t0: float = 0.55
     guidance: GuidanceConfig = field(default_factory=tuned_guidance)
     num_candidates: int = 1
     aggregation: str = 'first'
     rtol: float = 1e-5
     atol: float = 1e-5
     max_ode_steps: int = 1000
-    update: str = 'exact'
-    final_denoise: bool = True
+    update: str = 'euler'
+    final_denoise: bool = False
     cuda_graph: bool = False
     cold_start: str = 'noise'
 

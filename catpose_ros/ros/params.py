@@ -84,12 +84,12 @@ class SamplerParams:
 
     method: str = _param('ddim', 'Reverse-diffusion sampler (pf_ode: adaptive RK45).',
                          choices=('ddim', 'pf_ode'), live=True)
-    steps: int = _param(20, 'Sampler steps for ddim (pf_ode adapts its own).',
+    steps: int = _param(30, 'Sampler steps for ddim (pf_ode adapts its own).',
                         low=1, high=1000, live=True)
     t0: float = _param(0.7, 'Start time of a cold (untracked) estimate.', low=1e-3,
                        high=1.0, live=True)
     track_t0: float = _param(
-        0.35, 'Start time of a warm start from the previous pose (tracking mode).',
+        0.55, 'Start time of a warm start from the previous pose (tracking mode).',
         low=1e-3, high=1.0, live=True)
     guidance: str = _param('exponential', 'Score-scaling schedule w(t).',
                            choices=('none', 'constant', 'linear', 'exponential'), live=True)
@@ -105,10 +105,10 @@ class SamplerParams:
         'first', 'With K > 1 candidates: first keeps candidate 0 (the rest give the spread), '
         'mean pools them.', choices=('first', 'mean'), live=True)
     update: str = _param(
-        'exact', 'DDIM step: exact (the guided VE update, never overshoots) or euler.',
+        'euler', 'DDIM step: exact (the guided VE update, never overshoots) or euler.',
         choices=('exact', 'euler'), live=True)
     final_denoise: bool = _param(
-        True, 'One more score evaluation at the smallest noise level that removes the noise '
+        False, 'One more score evaluation at the smallest noise level that removes the noise '
         'left there.', live=True)
     cold_start: str = _param(
         'noise', 'Where an untracked estimate starts: noise around zero, or noise around the '
