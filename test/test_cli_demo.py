@@ -97,3 +97,14 @@ def test_sampler_flags_override_only_what_they_name():
     args = build_parser().parse_args(['eval', '--data', 'd', '--split', 's', '--out', 'o',
                                       '--track-t0', '0.25', '--steps', '10'])
     assert sampler_overrides(args) == {'track_t0': 0.25, 'steps': 10}
+
+
+def test_stability_tracks_scenes_and_prints_the_jitter_table(tmp_path, capsys):
+    model = tmp_path / 'tiny.pt'
+    torch.manual_seed(0)
+    save_checkpoint(model, CatPoseNet(TINY), TINY)
+    assert main(['stability', '--model', str(model), '--scenes', '1', '--frames', '3',
+                 '--steps', '2', '--threads', '1', '--device', 'cpu']) == 0
+    printed = capsys.readouterr().out
+    assert 'ddim 2 steps, mode track, 1 static scenes x 3 frames' in printed
+    assert 'as estimated: median/p90/max' in printed

@@ -57,7 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _truth_instances(frame) -> List:
+def truth_instances(frame) -> List:
     """Turn the (degraded) rendered instance mask into segmenter-style instances."""
     from catpose_ros.perception.instances import Instance, mask_box
 
@@ -92,7 +92,7 @@ class _Masks:
         from catpose_ros.evaluation.segmentation import match_to_ground_truth
 
         if self.segmenter is None:
-            instances = _truth_instances(frame)
+            instances = truth_instances(frame)
             return instances, {i.instance_id: i.instance_id for i in instances}
         instances = self.segmenter.segment(frame.color, frame.depth)
         return instances, match_to_ground_truth(instances, frame.mask)

@@ -63,7 +63,7 @@ def _scene_frames(index: int, args: argparse.Namespace) -> List:
 
 def _track(frames: List, estimator_factory, stable: bool, mode: str) -> Dict:
     """Return {(track id, category): [(frame, instance id, rotation)]} of one pipeline run."""
-    from catpose_ros.cli.demo import _instances
+    from catpose_ros.cli.demo import truth_instances
     from catpose_ros.perception.pipeline import FramePipeline
     from catpose_ros.perception.tracking import TrackingConfig
 
@@ -72,7 +72,7 @@ def _track(frames: List, estimator_factory, stable: bool, mode: str) -> Dict:
     tracks: Dict = {}
     for index, frame in enumerate(frames):
         result = pipeline.process(index * 33_333_333, frame.depth, frame.intrinsics,
-                                  _instances(frame))
+                                  truth_instances(frame))
         for tracked in result.poses:
             estimate = tracked.estimate
             tracks.setdefault((tracked.track_id, estimate.category), []).append(
