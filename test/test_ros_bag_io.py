@@ -134,6 +134,28 @@ def test_frames_are_matched_by_stamp_within_slop(tmp_path, slop_s, expected):
     assert reader.dropped == 4 - len(expected) and reader.frames == len(expected)
 
 
+def test_each_depth_image_waits_for_its_own_label_image(tmp_path):
+    """30 Hz, slop 50 ms: each depth image is logged before its labels, after the last ones."""
+    ms = 1_000_000
+    with BagWriterHelper(tmp_path / 'bag') as bag:
+        factory = bag.factory
+        header = cv.make_header(factory, DEFAULT_START_NS, 'depth_optical')
+        bag.write('/info', cv.intrinsics_to_camera_info(factory, INTRINSICS, header))
+        for step in range(5):
+            stamp = DEFAULT_START_NS + 33 * step * ms
+            frame_header = cv.make_header(factory, stamp, 'depth_optical')
+            bag.write('/depth', cv.numpy_to_image(
+                factory, np.full((48, 64), step + 1, np.uint16), '16UC1', frame_header))
+            bag.write('/labels', cv.numpy_to_image(
+                factory, np.full((48, 64), step, np.uint16), 'mono16', frame_header),
+                stamp_ns=stamp + ms)
+    reader = BagFrameReader(tmp_path / 'bag', BagTopics('/depth', '/info', instances='/labels'),
+                            slop_s=0.05)
+    frames = list(reader)
+    assert [int(f.instances[0, 0]) for f in frames] == [0, 1, 2, 3, 4]
+    assert all(f.depth_m[0, 0] == pytest.approx(0.001 * (f.instances[0, 0] + 1)) for f in frames)
+
+
 def test_exact_stamps_match_with_zero_slop(tmp_path):
     sequence_to_bag([synthetic_frame(i) for i in range(3)], tmp_path / 'bag')
     reader = BagFrameReader(tmp_path / 'bag', SyntheticTopics().reader_topics(), slop_s=0.0)

@@ -166,13 +166,17 @@ class _Synchroniser:
         matched['camera_info'] = min(info, key=lambda item: abs(item[0] - stamp))[1]
         for role in self.partner_roles:
             buffer = self.buffers[role]
+            # Stamps increase per topic: once one at or after the depth stamp is in, no
+            # closer partner can come; before that, a nearer one may still be on its way
+            # (a frame's depth logged before its own label image must not take the last).
+            complete = final or any(item[0] >= stamp for item in buffer)
             close = [item for item in buffer if abs(item[0] - stamp) <= self.slop_ns]
-            if close:
+            if close and complete:
                 best = min(close, key=lambda item: abs(item[0] - stamp))
                 matched[role] = best[1]
                 while buffer and buffer[0][0] < best[0]:
                     buffer.popleft()
-            elif final or any(item[0] > stamp + self.slop_ns for item in buffer):
+            elif not close and (final or any(item[0] > stamp + self.slop_ns for item in buffer)):
                 return False
             else:
                 return None
