@@ -84,7 +84,7 @@ class SamplerConfig:
     rtol: float = 1e-5
     atol: float = 1e-5
     max_ode_steps: int = 1000
-    update: str = 'euler'
+    update: str = 'exact'
     final_denoise: bool = False
     cuda_graph: bool = False
     cold_start: str = 'noise'

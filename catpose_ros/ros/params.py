@@ -105,7 +105,7 @@ class SamplerParams:
         'first', 'With K > 1 candidates: first keeps candidate 0 (the rest give the spread), '
         'mean pools them.', choices=('first', 'mean'), live=True)
     update: str = _param(
-        'euler', 'DDIM step: exact (the guided VE update, never overshoots) or euler.',
+        'exact', 'DDIM step: exact (the guided VE update, never overshoots) or euler.',
         choices=('exact', 'euler'), live=True)
     final_denoise: bool = _param(
         False, 'One more score evaluation at the smallest noise level that removes the noise '
