@@ -59,9 +59,11 @@ class SamplerConfig:
 
     method: 'ddim' (fixed `steps`, geometric in sigma) or 'pf_ode' (adaptive RK45 with rtol,
     atol). The defaults of steps, t0, guidance, update and final_denoise are the settings
-    `catpose tune-sampler` chose for the shipped model on the validation split, track_t0 the
-    best of 0.15 (GenPose's) to 0.65 on validation sequences (GenPose starts cold estimates
-    at t0 = 0.55, GENPOSE_T0); checkpoints carry their own settings, which take precedence.
+    `catpose tune-sampler` chose for the shipped model on the validation split (the exact
+    update where Euler was within noise but fails at fewer steps), track_t0 the steadiest
+    start within one mAP point of the best on validation sequences (models/README.md;
+    GenPose uses 0.15 and starts cold estimates at t0 = 0.55, GENPOSE_T0); checkpoints carry
+    their own settings, which take precedence.
     aggregation: 'first' returns candidate 0 (the others only measure the spread); 'mean'
     is GenPose-style mean pooling (Markley quaternion mean, arithmetic mean translation).
     update: the DDIM step ('exact' guided VE update or 'euler', see samplers.ddim_sample).
@@ -77,7 +79,7 @@ class SamplerConfig:
     method: str = 'ddim'
     steps: int = 30
     t0: float = 0.7
-    track_t0: float = 0.55
+    track_t0: float = 0.25
     guidance: GuidanceConfig = field(default_factory=tuned_guidance)
     num_candidates: int = 1
     aggregation: str = 'first'
