@@ -36,7 +36,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         'stability', help='rotation jitter of tracked objects, symmetry handling off/on',
         formatter_class=HelpFormatter)
-    parser.add_argument('--scenes', type=int, default=2, help='test-split scenes')
+    parser.add_argument('--scenes', type=int, default=2, help='number of scenes')
+    parser.add_argument('--split', choices=('val', 'test'), default='test',
+                        help='instance library of the scenes (val for choosing settings)')
     parser.add_argument('--frames', type=int, default=20, help='frames per scene')
     parser.add_argument('--motion', choices=('static', 'orbit'), default='static',
                         help='static camera, or a smooth camera orbit')
@@ -52,7 +54,7 @@ def _scene_frames(index: int, args: argparse.Namespace) -> List:
     from catpose_ros.geometry.camera import NOCS_REAL_INTRINSICS
 
     rng = np.random.default_rng(np.random.SeedSequence((args.seed, index)))
-    scene = scenes.generate_scene(scenes.SceneConfig(split='test'), rng, 'stability%d' % index)
+    scene = scenes.generate_scene(scenes.SceneConfig(split=args.split), rng, 'stability%d' % index)
     if args.motion == 'static':
         poses = [scenes.sample_camera_pose(scene, rng)] * args.frames
     else:
