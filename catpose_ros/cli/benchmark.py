@@ -86,7 +86,7 @@ class BenchConfig:
 def default_configs() -> List[BenchConfig]:
     """Return the configurations a plain `catpose benchmark` times."""
     configs = []
-    for mode, steps in (('single', (5, 10, 20, 50)), ('track', (5, 10, 20))):
+    for mode, steps in (('single', (5, 10, 20, 30, 50)), ('track', (5, 10, 20, 30))):
         configs += [BenchConfig(mode, 'ddim', n) for n in steps]
         configs.append(BenchConfig(mode, 'pf_ode'))
         configs.append(BenchConfig(mode, 'pf_ode', candidates=GENPOSE_CANDIDATES))
