@@ -15,19 +15,21 @@
 
 """Checkpoints round-trip, are written atomically and fail with a clear CheckpointError."""
 
+from dataclasses import replace
 import os
 
 import pytest
+from support import TINY
 import torch
 
 import catpose_ros
 from catpose_ros.model import checkpoint as checkpoint_module
 from catpose_ros.model.checkpoint import (CheckpointError, FORMAT_VERSION, load_checkpoint,
                                           read_payload, save_checkpoint)
-from catpose_ros.model.posenet import CatPoseNet, ModelConfig
+from catpose_ros.model.posenet import CatPoseNet
 
 # A small encoder keeps these tests fast; the format does not depend on the sizes.
-SMALL = ModelConfig(sa_npoints=(32, 16, 8, None), categories=('bottle', 'mug'))
+SMALL = replace(TINY, categories=('bottle', 'mug'))   # a model of two categories
 
 
 @pytest.fixture(scope='module')

@@ -20,9 +20,12 @@ sample: noise around the points' centroid (cold) or around the init pose (warm).
 the warm-start bookkeeping (centroid-relative translation) checkable without training.
 """
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
+from support import TINY
 import torch
 
 from catpose_ros.categories import UnknownCategoryError
@@ -31,12 +34,12 @@ from catpose_ros.geometry.rotation import rotation_6d_to_matrix
 from catpose_ros.geometry.transforms import make_transform
 from catpose_ros.model.checkpoint import save_checkpoint
 from catpose_ros.model.pose_sampler import SamplerConfig
-from catpose_ros.model.posenet import CatPoseNet, ModelConfig
+from catpose_ros.model.posenet import CatPoseNet
 from catpose_ros.perception.estimator import (EstimationResult, NON_FINITE_OUTPUT,
                                               PoseEstimate, PoseEstimator, TIMING_KEYS)
 from catpose_ros.perception.instances import Instance
 
-SMALL = ModelConfig(num_points=256, sa_npoints=(64, 32, 16, None))
+SMALL = replace(TINY, num_points=256)
 K = CameraIntrinsics(fx=300.0, fy=300.0, cx=80.0, cy=60.0, width=160, height=120)
 FAST = SamplerConfig(steps=4)
 
