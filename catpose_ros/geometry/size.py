@@ -40,8 +40,7 @@ def estimate_size(points_cam: np.ndarray, rotation: np.ndarray, translation: np.
     if points_cam.ndim != 2 or points_cam.shape[1] != 3 or len(points_cam) == 0:
         raise ValueError('need a non-empty (N, 3) point array, got shape %s'
                          % (points_cam.shape,))
-    local = to_object_frame(np.asarray(points_cam, np.float64), np.asarray(rotation, np.float64),
-                            np.asarray(translation, np.float64))
+    local = to_object_frame(np.asarray(points_cam, np.float64), rotation, translation)
     extents = 2.0 * np.quantile(np.abs(local), upper, axis=0)
     if symmetric:
         radius = np.hypot(local[:, 0], local[:, 2])

@@ -59,10 +59,7 @@ def compose(*transforms: np.ndarray) -> np.ndarray:
 
 def transform_points(transform: np.ndarray, points: np.ndarray) -> np.ndarray:
     """Apply one transform [4, 4] to points [..., 3]; keeps the points' float dtype."""
-    rotation, translation = split_transform(transform)
-    points = np.asarray(points)
-    dtype = points.dtype if np.issubdtype(points.dtype, np.floating) else np.float64
-    return (points @ rotation.T + translation).astype(dtype, copy=False)
+    return to_camera_frame(points, *split_transform(transform))
 
 
 def _float_points(points: np.ndarray) -> np.ndarray:

@@ -110,11 +110,12 @@ class FramePipeline:
                 [o.instance for o in plan.observations], clouds, init_poses=plan.init_poses)
             result.skipped.extend(estimation.skipped)
             result.clouds = estimation.clouds
-            backproject_ms = latency['backproject']
+            # The estimator's stages, its total as 'estimate' (which includes back-projection
+            # here); the clouds were back-projected above, not by the estimator.
             latency.update({'estimate' if stage == 'total' else stage: ms
-                            for stage, ms in estimation.timings_ms.items()})
-            latency['backproject'] = backproject_ms
-            latency['estimate'] = latency.get('estimate', 0.0) + backproject_ms
+                            for stage, ms in estimation.timings_ms.items()
+                            if stage != 'backproject'})
+            latency['estimate'] += latency['backproject']
             with timed(latency, 'track_update'):
                 self._update_tracks(result, plan, estimation.estimates, clouds)
         return result
