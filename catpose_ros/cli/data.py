@@ -47,14 +47,15 @@ def _scene_name(index: int, intrinsics: str) -> str:
     return '%05d' % index if intrinsics == 'camera' else 'scene_%d' % (index + 1)
 
 
-def _add_scene_options(parser: argparse.ArgumentParser, frames: int, frames_help: str) -> None:
+def _add_scene_options(parser: argparse.ArgumentParser, frames: int, frames_help: str,
+                       intrinsics: str = 'camera') -> None:
     """Add the options that choose which synthetic scenes are rendered."""
     parser.add_argument('--scenes', type=int, required=True, help='number of scenes')
     parser.add_argument('--split', choices=tuple(SPLIT_KEYS), default='train',
                         help='object-instance library (val and test instances are unseen in '
                         'train)')
     parser.add_argument('--frames-per-scene', type=int, default=frames, help=frames_help)
-    parser.add_argument('--intrinsics', choices=('real', 'camera'), default='camera',
+    parser.add_argument('--intrinsics', choices=('real', 'camera'), default=intrinsics,
                         help='camera model: REAL275 (real) or CAMERA25 (camera) intrinsics')
 
 
@@ -133,13 +134,8 @@ def _add_segmentation_samples(actions: argparse._SubParsersAction) -> None:
         'RGB, depth and label images at the detector input size)',
         formatter_class=HelpFormatter)
     parser.add_argument('--out', type=Path, required=True, help='samples file (.npz)')
-    parser.add_argument('--scenes', type=int, required=True, help='number of scenes')
-    parser.add_argument('--split', choices=tuple(SPLIT_KEYS), default='train',
-                        help='object-instance library (test instances are unseen in train)')
-    parser.add_argument('--frames-per-scene', type=int, default=4,
-                        help='independent random viewpoints per scene')
-    parser.add_argument('--intrinsics', choices=('real', 'camera'), default='real',
-                        help='camera of the rendering: NOCS REAL275 or CAMERA25 intrinsics')
+    _add_scene_options(parser, frames=4, frames_help='independent random viewpoints per scene',
+                       intrinsics='real')
     parser.add_argument('--size', type=int, nargs=2, default=(320, 240),
                         metavar=('WIDTH', 'HEIGHT'), help='sample image size')
     parser.add_argument('--first-scene', type=int, default=0,
