@@ -94,8 +94,8 @@ def sampler_overrides(args: argparse.Namespace) -> dict:
 def estimator_from_args(args: argparse.Namespace):
     """Load the model of add_model_options' flags with its stored sampler settings.
 
-    --sampler / --steps override the stored settings. Returns (model path, device, sampler
-    config, PoseEstimator).
+    --sampler, --steps, --t0 and --track-t0 override the stored settings. Returns (model path,
+    device, sampler config, PoseEstimator).
     """
     from catpose_ros.model.device import resolve_device
     from catpose_ros.perception.estimator import PoseEstimator

@@ -110,13 +110,15 @@ def run(args: argparse.Namespace) -> int:
     from catpose_ros.cli.eval import estimator_from_args
     from catpose_ros.evaluation.stability import JitterTable
     from catpose_ros.model.device import configure_threads
+    from catpose_ros.perception.estimator import PoseEstimator
 
     configure_threads(args.threads)
+    model_path, device, sampler, loaded = estimator_from_args(args)
 
     def estimator():
-        return estimator_from_args(args)[3]
+        """Wrap the loaded network in a fresh, equally seeded estimator: runs start alike."""
+        return PoseEstimator(loaded.model, sampler, device, args.seed, head=args.head)
 
-    model_path, _, sampler, _ = estimator_from_args(args)
     tables = {False: JitterTable(), True: JitterTable()}
     for index in tqdm(range(args.scenes), desc='stability', unit='scene'):
         frames = _scene_frames(index, args)
