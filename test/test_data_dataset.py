@@ -206,3 +206,18 @@ def test_throughput(cache_path):
     rate = count / (time.perf_counter() - start)
     print('PosePointDataset: %.0f items/s (one process)' % rate)
     assert rate > 200
+
+
+def test_rendered_scenes_go_straight_into_a_point_cache_and_segmentation_samples(tmp_path):
+    from catpose_ros.data.segmentation import SegmentationSamples
+
+    common = ['--scenes', '2', '--first-scene', '3', '--frames-per-scene', '1', '--split',
+              'val']
+    assert main(['data', 'synth-cache', '--out', str(tmp_path / 'c.npz')] + common) == 0
+    cache = PosePointDataset(str(tmp_path / 'c.npz'), num_points=64)
+    assert len(cache) > 0
+    assert main(['data', 'seg-samples', '--out', str(tmp_path / 's.npz')] + common) == 0
+    samples = SegmentationSamples.load(tmp_path / 's.npz')
+    assert len(samples) == 2 and samples.rgb.shape[1:] == (240, 320, 3)
+    with pytest.raises(SystemExit, match='must be positive'):
+        main(['data', 'synth-cache', '--out', str(tmp_path / 'x.npz'), '--scenes', '0'])

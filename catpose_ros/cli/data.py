@@ -274,17 +274,22 @@ def _render_scene(job) -> list:
                              args['frames_per_scene'], 'random', True))
 
 
+def _scene_jobs(args: argparse.Namespace, **extra) -> list:
+    """Check the scene options; return one (scene index, settings) job per scene."""
+    if args.scenes < 1 or args.frames_per_scene < 1 or args.workers < 1:
+        raise SystemExit('--scenes, --frames-per-scene and --workers must be positive')
+    job = {'split': args.split, 'intrinsics': args.intrinsics, 'seed': args.seed,
+           'frames_per_scene': args.frames_per_scene, **extra}
+    return [(index, job) for index in range(args.first_scene, args.first_scene + args.scenes)]
+
+
 def run_synth_cache(args: argparse.Namespace) -> int:
     """Render scenes in worker processes and back-project them into one point cache."""
     import multiprocessing
 
     from catpose_ros.data.dataset import build_point_cache
 
-    if args.scenes < 1 or args.frames_per_scene < 1 or args.workers < 1:
-        raise SystemExit('--scenes, --frames-per-scene and --workers must be positive')
-    job = {'split': args.split, 'intrinsics': args.intrinsics, 'seed': args.seed,
-           'frames_per_scene': args.frames_per_scene}
-    jobs = [(index, job) for index in range(args.first_scene, args.first_scene + args.scenes)]
+    jobs = _scene_jobs(args)
     context = multiprocessing.get_context('spawn')
     with context.Pool(args.workers) as pool:
         frames = (frame for scene in pool.imap(_render_scene, jobs) for frame in scene)
@@ -308,15 +313,9 @@ def run_cache(args: argparse.Namespace) -> int:
 
 def _segmentation_scene(job):
     """Render one scene and shrink its frames to segmentation samples (run in a worker)."""
-    import torch
-
     from catpose_ros.data.segmentation import samples_from_frames
 
-    torch.set_num_threads(1)
-    index, args = job
-    frames = scene_frames(index, args['seed'], args['split'], args['intrinsics'],
-                          args['frames_per_scene'], 'random', True)
-    return samples_from_frames(frames, args['size'])
+    return samples_from_frames(_render_scene(job), job[1]['size'])
 
 
 def run_segmentation_samples(args: argparse.Namespace) -> int:
@@ -327,11 +326,7 @@ def run_segmentation_samples(args: argparse.Namespace) -> int:
 
     from catpose_ros.data.segmentation import SegmentationSamples
 
-    if args.scenes < 1 or args.frames_per_scene < 1 or args.workers < 1:
-        raise SystemExit('--scenes, --frames-per-scene and --workers must be positive')
-    job = {'split': args.split, 'intrinsics': args.intrinsics, 'seed': args.seed,
-           'frames_per_scene': args.frames_per_scene, 'size': tuple(args.size)}
-    jobs = [(index, job) for index in range(args.first_scene, args.first_scene + args.scenes)]
+    jobs = _scene_jobs(args, size=tuple(args.size))
     if args.workers == 1:
         parts = [_segmentation_scene(j) for j in tqdm(jobs, unit='scene')]
     else:
