@@ -115,7 +115,7 @@ class FramePipeline:
             latency.update({'estimate' if stage == 'total' else stage: ms
                             for stage, ms in estimation.timings_ms.items()
                             if stage != 'backproject'})
-            latency['estimate'] += latency['backproject']
+            latency['estimate'] = latency.get('estimate', 0.0) + latency['backproject']
             with timed(latency, 'track_update'):
                 self._update_tracks(result, plan, estimation.estimates, clouds)
         return result
