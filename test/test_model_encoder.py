@@ -312,3 +312,56 @@ def test_training_mode_never_takes_the_inference_path(monkeypatch):
         model(points)           # training mode under no_grad (batch statistics)
     model.eval()
     model(points)               # eval mode with gradients on
+
+
+def reference_level(level, xyz, features):
+    """Run one set-abstraction level as written in PointNet++: concatenate, MLP, amax."""
+    def pool(mlp, grouped):
+        rows = mlp(grouped.reshape(-1, grouped.shape[-1]))
+        return rows.reshape(grouped.shape[:-1] + (-1,)).amax(2)
+
+    if level.npoint is None:
+        grouped = torch.cat((xyz, features), -1).unsqueeze(1)
+        return None, torch.cat([pool(mlp, grouped) for mlp in level.mlps], -1)
+    centres = gather_points(xyz, furthest_point_sample_torch(xyz, level.npoint))
+    pooled = []
+    for mlp, index in zip(level.mlps, ball_query_torch(xyz, centres, level.radii,
+                                                       level.nsamples)):
+        grouped = gather_points(xyz, index) - centres.unsqueeze(2)
+        if features is not None:
+            grouped = torch.cat((grouped, gather_points(features, index)), -1)
+        pooled.append(pool(mlp, grouped))
+    return centres, torch.cat(pooled, -1)
+
+
+@pytest.mark.parametrize('clouds', ['duplicated coordinates', 'distinct points'])
+def test_training_graph_equals_the_concatenated_groups_in_value_and_gradient(clouds):
+    """Per-point first layer and max pooling: the textbook net's features and gradients.
+
+    Ball query pads groups with repeated members (exact ties). Copies of one coordinate
+    under different indices are ties too; there only the weights' gradients must agree, as
+    max pooling routes the copies' shared gradient to one of them.
+    """
+    torch.manual_seed(11)
+    model = small_encoder().double().train()
+    if clouds == 'distinct points':
+        points = object_cloud(torch.Generator().manual_seed(12), batch=3, count=256)
+    else:
+        points = random_clouds(12, batch=3, count=256)
+    points = points.double().requires_grad_(True)
+    features = model(points)
+    features.square().sum().backward()
+    gradients = {name: p.grad.clone() for name, p in model.named_parameters()}
+    point_gradient = points.grad.clone()
+    model.zero_grad()
+    points.grad = None
+    xyz, reference = points, None
+    for level in model.levels:
+        xyz, reference = reference_level(level, xyz, reference)
+    torch.testing.assert_close(features, reference.squeeze(1), rtol=1e-12, atol=1e-12)
+    reference.square().sum().backward()
+    for name, parameter in model.named_parameters():
+        torch.testing.assert_close(gradients[name], parameter.grad, rtol=1e-9, atol=1e-10,
+                                   msg=name)
+    if clouds == 'distinct points':
+        torch.testing.assert_close(point_gradient, points.grad, rtol=1e-9, atol=1e-10)

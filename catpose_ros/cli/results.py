@@ -18,8 +18,9 @@ On unseen test instances (the model's sampler settings having been chosen on the
 split by `catpose tune-sampler`): NOCS mAP of the default inference, the regression head and
 tracking against cold start (each a `catpose eval` run, reports kept under OUT/eval_*); the
 sampling comparison (guidance schedules, K=50 mean pooling, PF-ODE, DDIM steps, with
-latency); and the symmetric-mode experiment with its Mollweide map. Writes OUT/results.md
-and OUT/img/*.png.
+latency); the symmetric-mode experiment with its Mollweide map; and, given training runs
+(`--convergence NAME=RUN_DIR[+RUN_DIR]`), validation accuracy against steps per training
+recipe. Writes OUT/results.md and OUT/img/*.png.
 """
 
 import argparse
@@ -52,6 +53,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument('--out', type=Path, default=Path('docs'), help='output directory')
     parser.add_argument('--threads', type=int, default=0, help='torch CPU threads')
     parser.add_argument('--device', default='auto', help='auto, cpu or cuda[:N]')
+    parser.add_argument('--convergence', action='append', default=[], metavar='NAME=DIR[+DIR]',
+                        help='a training recipe to compare: its run directories in stage '
+                        'order (repeat per recipe; e.g. joint=runs/pre+runs/joint)')
+    parser.add_argument('--convergence-baseline', default='scratch',
+                        help='recipe whose best value the others are timed against')
+    parser.add_argument('--convergence-metric', default='val_diff_map_10deg5cm',
+                        help='history.json entry compared')
     parser.set_defaults(func=run)
 
 
@@ -127,6 +135,23 @@ def _symmetry_section(args, model, device, encoded, best) -> str:
             image.relative_to(args.out), len(rows), GENPOSE_T0)
 
 
+def _convergence_section(args: argparse.Namespace) -> List[str]:
+    from catpose_ros.evaluation import convergence
+
+    if not args.convergence:
+        return []
+    curves = [convergence.load_curve(*convergence.parse_recipe(spec), args.convergence_metric)
+              for spec in args.convergence]
+    image = convergence.convergence_figure(curves, args.out / 'img' / 'convergence.png',
+                                           args.convergence_metric)
+    return ['## Convergence of the training recipes (validation)', '',
+            'Validation `%s` (from the `history.json` of each run) against optimiser steps, the '
+            'stages of a recipe counted one after the other; runs: %s.' % (
+                args.convergence_metric, ', '.join('`%s`' % s for s in args.convergence)), '',
+            convergence.convergence_table(curves, args.convergence_baseline), '',
+            '![convergence](%s)' % image.relative_to(args.out), '']
+
+
 def run(args: argparse.Namespace) -> int:
     """Run every experiment and write OUT/results.md."""
     import torch
@@ -167,6 +192,7 @@ def run(args: argparse.Namespace) -> int:
         '## Sampling (%d test objects, one pose each unless K=50)' % len(encoded.features),
         '', search.format_rows(sampling), '',
         '## Symmetric modes', '', _symmetry_section(args, model, device, encoded, best), '']
+    text += _convergence_section(args)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / 'results.md').write_text('\n'.join(text))
     print('\n'.join(text))
@@ -181,4 +207,8 @@ def _argv(args: argparse.Namespace) -> List[str]:
              ('--frames', args.frames), ('--out', args.out)]
     if args.model:
         pairs.insert(0, ('--model', args.model))
+    pairs += [('--convergence', spec) for spec in args.convergence]
+    if args.convergence:
+        pairs += [('--convergence-baseline', args.convergence_baseline),
+                  ('--convergence-metric', args.convergence_metric)]
     return [str(x) for pair in pairs for x in pair]

@@ -64,8 +64,10 @@ def run(args: argparse.Namespace) -> int:
                       if config.model_config else None)
     if args.benchmark_steps:
         from catpose_ros.training.throughput import format_throughput, measure_throughput
-        print(format_throughput(config.stage, measure_throughput(trainer,
-                                                                 args.benchmark_steps)))
+        report = measure_throughput(trainer, args.benchmark_steps)
+        shutdown(trainer.dist)
+        if trainer.dist.is_main:
+            print(format_throughput(config.stage, report))
         return 0
     path = trainer.run()
     shutdown(trainer.dist)

@@ -39,7 +39,11 @@ def _sync(device: torch.device) -> float:
 
 
 def measure_throughput(trainer: Trainer, steps: int, warmup: int = 1) -> Dict[str, float]:
-    """Run `warmup` + `steps` training steps; return samples/s and each phase's fraction."""
+    """Run `warmup` + `steps` training steps; return samples/s and each phase's fraction.
+
+    Under torchrun every rank trains its own batch in step with the others (gradients are
+    averaged in the backward pass), so samples/s counts the batches of all ranks.
+    """
     device, config, model = trainer.device, trainer.config, trainer.model
     parameters = trainable_parameters(model, config)
     batches = trainer._batches()
@@ -62,24 +66,26 @@ def measure_throughput(trainer: Trainer, steps: int, warmup: int = 1) -> Dict[st
         trainer.ema.update_parameters(model)
         marks.append(_sync(device))
         if index >= warmup:
-            samples += len(features)
+            samples += len(features) * trainer.dist.world_size
             for phase, begin, end in zip(PHASES, marks[:-1], marks[1:]):
                 seconds[phase] += end - begin
     total = sum(seconds.values())
     report = {'samples_per_s': samples / total, 'steps': steps, 'batch_size': config.batch_size,
               'seconds_per_step': total / steps, 'bf16': trainer.bf16,
-              'threads': torch.get_num_threads(), 'device': str(device)}
+              'threads': torch.get_num_threads(), 'device': str(device),
+              'processes': trainer.dist.world_size}
     report.update({'fraction_' + phase: seconds[phase] / total for phase in PHASES})
     return report
 
 
 def format_throughput(stage: str, report: Dict[str, float]) -> str:
     """Return one Markdown table row (header included) for a measured stage."""
-    header = ('| stage | device | threads | bf16 | batch | samples/s | s/step | '
-              + ' | '.join(PHASES) + ' |')
-    rule = '|' + '---|' * (7 + len(PHASES))
-    row = '| %s | %s | %d | %s | %d | %.1f | %.2f | %s |' % (
-        stage, report['device'], report['threads'], report['bf16'], report['batch_size'],
+    header = ('| stage | device | processes | threads | bf16 | batch per process | samples/s '
+              '| s/step | ' + ' | '.join(PHASES) + ' |')
+    rule = '|' + '---|' * (8 + len(PHASES))
+    row = '| %s | %s | %d | %d | %s | %d | %.1f | %.2f | %s |' % (
+        stage, report['device'], report.get('processes', 1), report['threads'], report['bf16'],
+        report['batch_size'],
         report['samples_per_s'], report['seconds_per_step'],
         ' | '.join('%.0f%%' % (100 * report['fraction_' + p]) for p in PHASES))
     return '\n'.join((header, rule, row))
