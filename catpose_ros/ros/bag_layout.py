@@ -22,6 +22,10 @@ from dataclasses import dataclass
 from typing import Dict, Optional
 
 STORAGES = ('mcap', 'sqlite3')
+# The segmentation node's outputs under the launch files' namespace: a synthetic bag carries
+# them as if the node had run, and `catpose bag process` writes them under the same names.
+SEGMENTATION_INSTANCES_TOPIC = '/catpose/catpose_segmentation/instances'
+SEGMENTATION_DETECTIONS_TOPIC = '/catpose/catpose_segmentation/detections'
 
 
 @dataclass
@@ -52,8 +56,8 @@ class SyntheticTopics:
     color_info: str = '/camera/color/camera_info'
     depth: str = '/camera/depth/image_rect_raw'
     depth_info: str = '/camera/depth/camera_info'
-    instances: str = '/catpose/catpose_segmentation/instances'
-    detections2d: str = '/catpose/catpose_segmentation/detections'
+    instances: str = SEGMENTATION_INSTANCES_TOPIC
+    detections2d: str = SEGMENTATION_DETECTIONS_TOPIC
     ground_truth: str = '/catpose/ground_truth'
 
     def reader_topics(self) -> BagTopics:

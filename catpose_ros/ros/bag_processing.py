@@ -34,6 +34,8 @@ import numpy as np
 from catpose_ros.ros import conversions as conv
 from catpose_ros.ros.bag_io import (bag_topics, BagFrameReader, BagTopicError, BagTopics,
                                     BagWriterHelper, staged_bag_output, SyntheticTopics)
+from catpose_ros.ros.bag_layout import (SEGMENTATION_DETECTIONS_TOPIC,
+                                        SEGMENTATION_INSTANCES_TOPIC)
 from catpose_ros.ros.messages import make_typestore
 from catpose_ros.ros.params import CatposeParams
 from catpose_ros.ros.pose_pipeline import PoseNodeCore, PoseOutputs
@@ -53,8 +55,8 @@ class OutputTopics:
     tf: str = '/tf'
     diagnostics: str = '/diagnostics'
     cloud: str = '/catpose/catpose_pose/debug/cloud'
-    instances: str = '/catpose/catpose_segmentation/instances'
-    detections2d: str = '/catpose/catpose_segmentation/detections'
+    instances: str = SEGMENTATION_INSTANCES_TOPIC
+    detections2d: str = SEGMENTATION_DETECTIONS_TOPIC
 
 
 @dataclass
