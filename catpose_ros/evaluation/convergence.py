@@ -115,5 +115,6 @@ def convergence_figure(curves: Sequence[TrainingCurve], path: Path, metric: str)
     values = np.concatenate([c.values for c in curves] + [np.zeros(1)])
     top = 100.0 if values.max() <= 100.0 else float(np.ceil(values.max() / 10.0) * 10.0)
     return line_plot(path, {c.name: (c.steps, c.values) for c in curves},
-                     'validation %s' % metric, 'training step (all stages)', metric,
+                     'validation %s' % metric, 'training step (all stages)',
+                     'mAP (%)' if '_map_' in metric else metric.rsplit('_', 1)[-1],
                      y_range=(0.0, top))
