@@ -89,11 +89,11 @@ class SamplerParams:
     t0: float = _param(0.7, 'Start time of a cold (untracked) estimate.', low=1e-3,
                        high=1.0, live=True)
     track_t0: float = _param(
-        0.25, 'Start time of a warm start from the previous pose (tracking mode).',
+        0.35, 'Start time of a warm start from the previous pose (tracking mode).',
         low=1e-3, high=1.0, live=True)
     guidance: str = _param('exponential', 'Score-scaling schedule w(t).',
                            choices=('none', 'constant', 'linear', 'exponential'), live=True)
-    w_min: float = _param(1.0, 'Score scale at t = 1 (linear, exponential).', low=0.0,
+    w_min: float = _param(2.0, 'Score scale at t = 1 (linear, exponential).', low=0.0,
                           high=100.0, live=True)
     w_max: float = _param(10.0, 'Score scale at t = 0 (linear, exponential).', low=0.0,
                           high=100.0, live=True)
@@ -108,7 +108,7 @@ class SamplerParams:
         'exact', 'DDIM step: exact (the guided VE update, never overshoots) or euler.',
         choices=('exact', 'euler'), live=True)
     final_denoise: bool = _param(
-        False, 'One more score evaluation at the smallest noise level that removes the noise '
+        True, 'One more score evaluation at the smallest noise level that removes the noise '
         'left there.', live=True)
     cold_start: str = _param(
         'noise', 'Where an untracked estimate starts: noise around zero, or noise around the '
