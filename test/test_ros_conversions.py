@@ -327,6 +327,16 @@ def test_padded_big_endian_cloud(factory):
         cv.cloud_to_points(message)
 
 
+def test_empty_cloud_with_any_point_step_gives_no_points(factory):
+    fields = [factory.make('sensor_msgs/PointField', name=a, offset=4 * i, datatype=7, count=1)
+              for i, a in enumerate('xyz')]
+    for step in (12, 2 ** 31, 2 ** 32 - 1):   # uint32 allows steps no numpy dtype can hold
+        message = factory.make('sensor_msgs/PointCloud2', header=header(factory), height=0,
+                               width=0, fields=fields, is_bigendian=False, point_step=step,
+                               row_step=0, data=np.zeros(0, np.uint8), is_dense=False)
+        assert cv.cloud_to_points(cdr(factory, message)).shape == (0, 3)
+
+
 def test_diagnostics_round_trip(factory):
     message = cdr(factory, cv.diagnostics_to_msg(
         factory, header(factory), 'catpose_pose', {'segmentation': 12.345, 'sampler': 80.0},

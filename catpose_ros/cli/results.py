@@ -188,7 +188,8 @@ def run(args: argparse.Namespace) -> int:
         '### Per category (default inference)', '', _per_category(single), '',
         ' '.join('![%s](%s)' % (p.stem, p.relative_to(args.out)) for p in plots), '',
         '## Tracking against cold start (test sequences)', '',
-        _map_rows([('cold start every frame', cold), ('tracking (warm start)', track)]), '',
+        _map_rows([('cold start every frame', cold),
+                   ('tracking (warm start at track_t0 = %g)' % best.track_t0, track)]), '',
         '## Sampling (%d test objects, one pose each unless K=50)' % len(encoded.features),
         '', search.format_rows(sampling), '',
         '## Symmetric modes', '', _symmetry_section(args, model, device, encoded, best), '']

@@ -692,6 +692,8 @@ def cloud_to_points(msg: Any) -> np.ndarray:
     if step < 12 or data.size < count * step:
         raise ConversionError('PointCloud2 data has %d bytes, %d points of %d need more' % (
             data.size, count, step))
+    if count == 0:   # nothing to view (and a huge point_step would not fit a numpy dtype)
+        return np.zeros((0, 3), np.float32)
     element = '>f4' if msg.is_bigendian else '<f4'
     layout = np.dtype({'names': ['x', 'y', 'z'], 'formats': [element] * 3,
                        'offsets': [offsets[a] for a in 'xyz'], 'itemsize': step})
