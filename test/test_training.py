@@ -25,6 +25,7 @@ from catpose_ros.data.dataset import build_point_cache, PosePointDataset
 from catpose_ros.model.checkpoint import load_checkpoint
 from catpose_ros.model.posenet import ModelConfig
 from catpose_ros.training.config import TrainConfig
+from catpose_ros.training.throughput import format_throughput, measure_throughput, PHASES
 from catpose_ros.training.trainer import (EpochBatchSampler, export_for_inference,
                                           learning_rate, Trainer)
 
@@ -180,3 +181,16 @@ def test_the_cli_builds_the_network_of_a_model_config_file(cache, tmp_path):
     (tmp_path / 'bad.yaml').write_text('sa_npoints: [8]\nwidth: 3\n')
     with pytest.raises(ValueError, match='width'):
         ModelConfig.from_file(str(tmp_path / 'bad.yaml'))
+
+
+def test_throughput_benchmark_times_real_steps_and_writes_nothing(cache, tmp_path):
+    trainer = Trainer(tiny_config(cache, tmp_path, stage='joint'), TINY)
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    report = measure_throughput(trainer, steps=2)
+    assert report['processes'] == 1 and report['steps'] == 2 and report['samples_per_s'] > 0
+    assert sum(report['fraction_' + phase] for phase in PHASES) == pytest.approx(1.0)
+    assert not (tmp_path / 'last.pt').exists()   # a measurement writes no checkpoint
+    assert any(not torch.equal(before[k], v) for k, v in trainer.model.state_dict().items())
+    header, rule, row = format_throughput('joint', report).splitlines()
+    assert header.count('|') == rule.count('|') == row.count('|')
+    assert row.startswith('| joint | cpu | 1 | ')

@@ -84,7 +84,7 @@ def format_throughput(stage: str, report: Dict[str, float]) -> str:
               '| s/step | ' + ' | '.join(PHASES) + ' |')
     rule = '|' + '---|' * (8 + len(PHASES))
     row = '| %s | %s | %d | %d | %s | %d | %.1f | %.2f | %s |' % (
-        stage, report['device'], report.get('processes', 1), report['threads'], report['bf16'],
+        stage, report['device'], report['processes'], report['threads'], report['bf16'],
         report['batch_size'],
         report['samples_per_s'], report['seconds_per_step'],
         ' | '.join('%.0f%%' % (100 * report['fraction_' + p]) for p in PHASES))
