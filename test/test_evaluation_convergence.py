@@ -16,6 +16,7 @@
 
 import argparse
 import json
+from pathlib import Path
 
 import cv2
 import pytest
@@ -80,8 +81,7 @@ def test_errors_improve_downwards(runs):
 
 
 def test_recipe_spec_and_missing_history_are_clear_errors(tmp_path):
-    assert parse_recipe('joint=a+b/c') == ('joint', [tmp_path.__class__('a'),
-                                                     tmp_path.__class__('b/c')])
+    assert parse_recipe('joint=a+b/c') == ('joint', [Path('a'), Path('b/c')])
     with pytest.raises(ValueError, match='NAME=RUN_DIR'):
         parse_recipe('runs/joint')
     with pytest.raises(FileNotFoundError, match='history.json'):

@@ -30,8 +30,6 @@ import numpy as np
 
 from catpose_ros.evaluation.plots import line_plot
 
-DEFAULT_METRIC = 'val_diff_map_10deg5cm'
-
 
 @dataclass(frozen=True)
 class TrainingCurve:
@@ -76,8 +74,7 @@ def _history(run_dir: Path) -> list:
     return json.loads(path.read_text())
 
 
-def load_curve(name: str, run_dirs: Sequence[Path],
-               metric: str = DEFAULT_METRIC) -> TrainingCurve:
+def load_curve(name: str, run_dirs: Sequence[Path], metric: str) -> TrainingCurve:
     """Chain the stages' histories; each stage's steps start where the previous one ended."""
     steps: List[int] = []
     values: List[float] = []
