@@ -45,7 +45,7 @@ GENPOSE_T0 = 0.55  # GenPose's single-frame start time (noise of sigma ~1.1 arou
 
 def tuned_guidance() -> GuidanceConfig:
     """Score scaling chosen by `catpose tune-sampler` on the validation split."""
-    return GuidanceConfig(kind='exponential', w_min=2.0, w_max=10.0, beta=3.0)
+    return GuidanceConfig(kind='exponential', w_min=2.0, w_max=5.0, beta=3.0)
 
 
 AGGREGATIONS = ('first', 'mean')
@@ -60,8 +60,8 @@ class SamplerConfig:
     method: 'ddim' (fixed `steps`, geometric in sigma) or 'pf_ode' (adaptive RK45 with rtol,
     atol). The defaults of steps, t0, guidance, update and final_denoise are the settings
     `catpose tune-sampler` chose for the shipped model on the validation split (the exact
-    update, which also holds at fewer steps where Euler fails), track_t0 the steadiest
-    start within one mAP point of the best on validation sequences (models/README.md;
+    update, which also holds at fewer steps where Euler fails), track_t0 the latest warm
+    start that does not flip cameras and laptops on static validation scenes (models/README.md;
     GenPose uses 0.15 and starts cold estimates at t0 = 0.55, GENPOSE_T0); checkpoints carry
     their own settings, which take precedence.
     aggregation: 'first' returns candidate 0 (the others only measure the spread); 'mean'
@@ -87,7 +87,7 @@ class SamplerConfig:
     atol: float = 1e-5
     max_ode_steps: int = 1000
     update: str = 'exact'
-    final_denoise: bool = True
+    final_denoise: bool = False
     cuda_graph: bool = False
     cold_start: str = 'noise'
 

@@ -95,7 +95,7 @@ class SamplerParams:
                            choices=('none', 'constant', 'linear', 'exponential'), live=True)
     w_min: float = _param(2.0, 'Score scale at t = 1 (linear, exponential).', low=0.0,
                           high=100.0, live=True)
-    w_max: float = _param(10.0, 'Score scale at t = 0 (linear, exponential).', low=0.0,
+    w_max: float = _param(5.0, 'Score scale at t = 0 (linear, exponential).', low=0.0,
                           high=100.0, live=True)
     beta: float = _param(3.0, 'Rate of the exponential schedule.', low=0.0, high=100.0,
                          live=True)
@@ -108,7 +108,7 @@ class SamplerParams:
         'exact', 'DDIM step: exact (the guided VE update, never overshoots) or euler.',
         choices=('exact', 'euler'), live=True)
     final_denoise: bool = _param(
-        True, 'One more score evaluation at the smallest noise level that removes the noise '
+        False, 'One more score evaluation at the smallest noise level that removes the noise '
         'left there.', live=True)
     cold_start: str = _param(
         'noise', 'Where an untracked estimate starts: noise around zero, or noise around the '
