@@ -58,9 +58,9 @@ class SamplerConfig:
     """How poses are sampled.
 
     method: 'ddim' (fixed `steps`, geometric in sigma) or 'pf_ode' (adaptive RK45 with rtol,
-    atol). The defaults of steps, t0, guidance, update and final_denoise are the settings
-    `catpose tune-sampler` chose for the shipped model on the validation split (the exact
-    update, which also holds at fewer steps where Euler fails), track_t0 the latest warm
+    atol). The defaults of steps, t0, guidance, update and final_denoise are the shipped
+    model's: the best exact-update setting of `catpose tune-sampler` on the validation split
+    (the exact update holds at fewer steps, where Euler fails), track_t0 the latest warm
     start that does not flip cameras and laptops on static validation scenes (models/README.md;
     GenPose uses 0.15 and starts cold estimates at t0 = 0.55, GENPOSE_T0); checkpoints carry
     their own settings, which take precedence.
