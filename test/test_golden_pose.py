@@ -74,7 +74,7 @@ class _TruthEstimator:
     def __init__(self, frame):
         self.frame = frame
 
-    def estimate_from_clouds(self, instances, clouds, init_poses=None):
+    def estimate_from_clouds(self, instances, clouds, init_poses=None, cold_checks=False):
         estimates = []
         for instance in instances:
             truth = self.frame.object_by_instance(instance.instance_id)

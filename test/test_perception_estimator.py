@@ -29,14 +29,16 @@ from support import TINY
 import torch
 
 from catpose_ros.categories import UnknownCategoryError
+from catpose_ros.geometry.backprojection import depth_to_metres
 from catpose_ros.geometry.camera import CameraIntrinsics
 from catpose_ros.geometry.rotation import rotation_6d_to_matrix
 from catpose_ros.geometry.transforms import make_transform
 from catpose_ros.model.checkpoint import save_checkpoint
 from catpose_ros.model.pose_sampler import SamplerConfig
 from catpose_ros.model.posenet import CatPoseNet
-from catpose_ros.perception.estimator import (EstimationResult, NON_FINITE_OUTPUT,
-                                              PoseEstimate, PoseEstimator, TIMING_KEYS)
+from catpose_ros.perception.estimator import (backproject_instances, EstimationResult,
+                                              NON_FINITE_OUTPUT, PoseEstimate, PoseEstimator,
+                                              TIMING_KEYS)
 from catpose_ros.perception.instances import Instance
 
 SMALL = replace(TINY, num_points=256)
@@ -144,6 +146,28 @@ def test_warm_start_starts_from_the_given_pose():
     assert np.linalg.norm(warm.translation - init[:3, 3]) < 0.06
     angle = Rotation.from_matrix(warm.rotation.T @ init[:3, :3]).magnitude()
     assert np.degrees(angle) < 10.0
+
+
+def test_cold_checks_sample_each_warm_object_again_from_noise():
+    config = SamplerConfig(steps=4, track_t0=1e-4)
+    estimator = PoseEstimator(small_model(randomise_scores=True), config, seed=0)
+    depth, instances = frame()
+    init = make_transform(Rotation.from_rotvec([0.3, -1.0, 0.5]).as_matrix(),
+                          [0.02, -0.01, 0.72])
+    clouds, _ = backproject_instances(depth_to_metres(depth, 0.001), K, instances)
+    kept = [i for i in instances if i.instance_id in (1, 5)]
+    result = estimator.estimate_from_clouds(kept, clouds, {1: init}, cold_checks=True)
+    assert [e.instance_id for e in result.estimates] == [1, 5]
+    assert sorted(result.cold_checks) == [1]          # only the warm-started object
+    check, warm = result.cold_checks[1], result.estimates[0]
+    assert_valid(check)
+    assert not check.warm_started and warm.warm_started
+    assert check.category == 'mug' and check.num_points == warm.num_points
+    # Started from noise at t0, the check is far from the warm start's neighbourhood.
+    angle = Rotation.from_matrix(check.rotation.T @ init[:3, :3]).magnitude()
+    assert np.degrees(angle) > 10.0
+    plain = estimator.estimate_from_clouds(kept, clouds, {1: init})
+    assert plain.cold_checks == {}
 
 
 def test_several_candidates_give_a_covariance():

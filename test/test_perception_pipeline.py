@@ -25,6 +25,7 @@ from catpose_ros.model.posenet import CatPoseNet
 from catpose_ros.perception.estimator import PoseEstimator
 from catpose_ros.perception.instances import Instance, mask_box
 from catpose_ros.perception.pipeline import FramePipeline
+from catpose_ros.perception.tracking import TrackingConfig
 
 K = CameraIntrinsics(200.0, 200.0, 80.0, 60.0, 160, 120)
 
@@ -115,3 +116,26 @@ def test_depth_range_must_agree_with_the_estimator(pipeline):
     with pytest.raises(ValueError, match='one back-projection'):
         FramePipeline(pipeline.estimator, min_depth=0.3)
     assert FramePipeline(pipeline.estimator).max_depth == pipeline.estimator.max_depth
+
+
+@pytest.mark.parametrize('relock_after_frames', [0, 1])
+def test_warm_starts_get_cold_checks_in_the_same_batch_and_relocked_tracks_publish_them(
+        pipeline, monkeypatch, relock_after_frames):
+    hair_trigger = TrackingConfig(relock_after_frames=relock_after_frames,
+                                  relock_rotation_deg=1e-3, relock_translation_m=1e-6)
+    tracked = FramePipeline(pipeline.estimator, hair_trigger)
+    rows = []
+    sample = tracked.estimator.sampler.sample
+    monkeypatch.setattr(tracked.estimator.sampler, 'sample', lambda score, features, *args:
+                        rows.append(len(features)) or sample(score, features, *args))
+    tracked.process(0, *_frame(0))
+    result = tracked.process(33_000_000, *_frame(1))
+    starts = sorted(p.start for p in result.poses)
+    if relock_after_frames:
+        assert rows == [2, 4] and starts == ['relock', 'relock']
+        for pose in result.poses:
+            assert not pose.estimate.warm_started
+            np.testing.assert_allclose(tracked.tracker.track(pose.track_id).rotation,
+                                       pose.estimate.rotation)
+    else:
+        assert rows == [2, 2] and starts == ['warm', 'warm']

@@ -40,7 +40,7 @@ class _SpinningEstimator:
     def __init__(self, seed=0):
         self.rng = np.random.default_rng(seed)
 
-    def estimate_from_clouds(self, instances, clouds, init_poses=None):
+    def estimate_from_clouds(self, instances, clouds, init_poses=None, cold_checks=False):
         estimates = []
         for instance in instances:
             turn = rotation_about_y(self.rng.uniform(-math.pi, math.pi))

@@ -375,3 +375,127 @@ def test_ids_follow_objects_in_any_order(count, seed):
         ids = dict(zip(order.tolist(), _ids(plan)))
         first = first or [ids[i] for i in range(count)]
         assert [ids[i] for i in range(count)] == first
+
+
+def _estimate_turned(thing: Thing, degrees: float, axis=(1.0, 0.0, 0.0)):
+    """Return thing's estimate turned by `degrees` about an object axis."""
+    rotation, translation, size = thing.estimate()
+    turn = Rotation.from_rotvec(np.radians(degrees) * np.asarray(axis)).as_matrix()
+    return rotation @ turn, translation, size
+
+
+def _relock_step(tracker, stamp_ns, thing, warm, check):
+    """One frame of one object with its warm estimate and cold check."""
+    plan = tracker.plan(stamp_ns, [thing.observation(1)])
+    return plan, tracker.update(stamp_ns, plan, {0: warm}, {0: check})
+
+
+def test_track_relocks_after_consecutive_agreeing_cold_checks():
+    thing = _thing('camera', 0.0)
+    tracker = MultiObjectTracker(TrackingConfig(relock_after_frames=3))
+    wrong = _estimate_turned(thing, 90.0)
+    tracker.update(0, tracker.plan(0, [thing.observation(1)]), {0: wrong})   # locked wrong
+    relocked = []
+    for frame in range(1, 5):
+        warm = wrong if frame < 4 else thing.estimate()   # after re-locking, warm is right
+        plan, update = _relock_step(tracker, frame * FRAME, thing, warm, thing.estimate())
+        assert plan.assignments[0].start == 'warm'
+        relocked.append(update.relocked)
+        assert not update.jumps
+    assert relocked == [[], [], [0], []]
+    np.testing.assert_allclose(tracker.tracks[0].rotation, thing.rotation, atol=1e-9)
+
+
+def test_cold_checks_that_disagree_with_each_other_never_relock():
+    thing = _thing('camera', 0.0)
+    tracker = MultiObjectTracker(TrackingConfig(relock_after_frames=2))
+    tracker.update(0, tracker.plan(0, [thing.observation(1)]), {0: thing.estimate()})
+    for frame, degrees in enumerate((90.0, 180.0, 90.0, 180.0, 90.0), start=1):
+        axis = (0.0, 0.0, 1.0) if frame % 2 else (1.0, 0.0, 0.0)
+        check = _estimate_turned(thing, degrees, axis=axis)
+        _, update = _relock_step(tracker, frame * FRAME, thing, thing.estimate(), check)
+        assert update.relocked == []
+    np.testing.assert_allclose(tracker.tracks[0].rotation, thing.rotation, atol=1e-9)
+
+
+def test_an_agreeing_cold_check_restarts_the_count():
+    thing = _thing('laptop', 0.0)
+    tracker = MultiObjectTracker(TrackingConfig(relock_after_frames=3))
+    tracker.update(0, tracker.plan(0, [thing.observation(1)]), {0: thing.estimate()})
+    flipped = _estimate_turned(thing, 120.0)
+    checks = [flipped, flipped, thing.estimate(), flipped, flipped, flipped]
+    relocked = [_relock_step(tracker, (i + 1) * FRAME, thing, thing.estimate(), c)[1].relocked
+                for i, c in enumerate(checks)]
+    assert relocked == [[], [], [], [], [], [0]]
+
+
+def test_cold_checks_are_compared_after_the_tracks_motion():
+    """An object that turns 20 deg a frame: the warm track follows it 90 deg off."""
+    thing = _thing('camera', 0.0)
+    tracker = MultiObjectTracker(TrackingConfig(relock_after_frames=3,
+                                                max_rotation_jump_deg=60.0))
+    offset = Rotation.from_rotvec([np.pi / 2, 0.0, 0.0]).as_matrix()
+    results = []
+    for frame in range(5):
+        turn = Rotation.from_rotvec([0.0, np.radians(20.0 * frame), 0.0]).as_matrix()
+        moved = Thing('camera', thing.translation, turn)
+        truth = moved.estimate()
+        warm = (turn @ offset, truth[1], truth[2])
+        if frame == 0:
+            tracker.update(0, tracker.plan(0, [moved.observation(1)]), {0: warm})
+            continue
+        results.append(_relock_step(tracker, frame * FRAME, moved, warm, truth)[1].relocked)
+    assert results == [[], [], [0], []]
+
+
+def test_symmetric_objects_ignore_turns_about_their_axis_and_relock_can_be_off():
+    bottle = _thing('bottle', 0.0)
+    tracker = MultiObjectTracker(TrackingConfig(relock_after_frames=1))
+    tracker.update(0, tracker.plan(0, [bottle.observation(1)]), {0: bottle.estimate()})
+    spun = _estimate_turned(bottle, 150.0, axis=(0.0, 1.0, 0.0))
+    assert _relock_step(tracker, FRAME, bottle, bottle.estimate(), spun)[1].relocked == []
+    tipped = _estimate_turned(bottle, 150.0)
+    assert _relock_step(tracker, 2 * FRAME, bottle, bottle.estimate(), tipped)[1].relocked \
+        == [0]
+    off = MultiObjectTracker(TrackingConfig(relock_after_frames=0))
+    assert not off.config.cold_checks
+    off.update(0, off.plan(0, [bottle.observation(1)]), {0: bottle.estimate()})
+    for frame in range(1, 4):
+        assert _relock_step(off, frame * FRAME, bottle, bottle.estimate(),
+                            tipped)[1].relocked == []
+    with pytest.raises(ValueError, match='relock_after_frames'):
+        TrackingConfig(relock_after_frames=-1)
+    assert not TrackingConfig(warm_start=False).cold_checks
+
+
+@pytest.mark.parametrize('weight', [0.0, 0.5, 1.0])
+def test_agreeing_cold_checks_are_blended_into_the_track(weight):
+    thing = _thing('laptop', 0.0)
+    tracker = MultiObjectTracker(TrackingConfig(cold_check_weight=weight))
+    tracker.update(0, tracker.plan(0, [thing.observation(1)]), {0: thing.estimate()})
+    warm = _estimate_turned(thing, 10.0)
+    warm = (warm[0], warm[1] + [0.01, 0.0, 0.0], warm[2] * 1.1)
+    _, update = _relock_step(tracker, FRAME, thing, warm, thing.estimate())
+    rotation, translation, size = update.poses[0]
+    turned = np.degrees(Rotation.from_matrix(rotation.T @ thing.rotation).magnitude())
+    assert turned == pytest.approx(10.0 * (1.0 - weight), abs=1e-6)
+    np.testing.assert_allclose(translation, thing.translation + [0.01 * (1 - weight), 0, 0])
+    np.testing.assert_allclose(size, thing.estimate()[2] * (1.1 - 0.1 * weight))
+    np.testing.assert_allclose(tracker.tracks[0].rotation, rotation)
+    assert update.relocked == []
+    with pytest.raises(ValueError, match='cold_check_weight'):
+        TrackingConfig(cold_check_weight=1.5)
+
+
+def test_a_symmetric_bodys_cold_check_moves_only_its_axis():
+    bottle = _thing('bottle', 0.0)
+    tracker = MultiObjectTracker(TrackingConfig(cold_check_weight=0.5))
+    tracker.update(0, tracker.plan(0, [bottle.observation(1)]), {0: bottle.estimate()})
+    spun_and_tipped = _estimate_turned(bottle, 10.0)
+    spun_and_tipped = (Rotation.from_rotvec([0.0, 2.0, 0.0]).as_matrix()
+                       @ spun_and_tipped[0],) + spun_and_tipped[1:]
+    _, update = _relock_step(tracker, FRAME, bottle, bottle.estimate(), spun_and_tipped)
+    rotation = update.poses[0][0]
+    axis_moved = np.degrees(np.arccos(np.clip(rotation[:, 1] @ bottle.rotation[:, 1], -1, 1)))
+    assert axis_moved == pytest.approx(5.0, abs=0.5)
+    assert np.degrees(Rotation.from_matrix(rotation.T @ bottle.rotation).magnitude()) < 6.0

@@ -79,6 +79,15 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
                         help='override the start time of cold estimates (default: stored)')
     parser.add_argument('--track-t0', type=float, default=None,
                         help='override the start time of warm starts (default: stored)')
+    parser.add_argument('--relock-frames', type=int, default=None,
+                        help='tracking: consecutive disagreeing cold checks before a track '
+                        "re-locks onto them; 0 = no cold checks (default: the tracker's)")
+    parser.add_argument('--relock-deg', type=float, default=None,
+                        help='tracking: rotation difference (deg) that counts as disagreement '
+                        "(default: the tracker's)")
+    parser.add_argument('--cold-check-weight', type=float, default=None,
+                        help='tracking: weight of an agreeing cold check in the tracked pose '
+                        "(default: the tracker's)")
     parser.add_argument('--seed', type=int, default=0,
                         help='seed of scenes, point resampling and the sampler')
     parser.add_argument('--threads', type=int, default=0, help='torch CPU threads (0: keep)')
@@ -89,6 +98,16 @@ def sampler_overrides(args: argparse.Namespace) -> dict:
     given = (('method', args.sampler), ('steps', args.steps), ('t0', args.t0),
              ('track_t0', args.track_t0))
     return {k: v for k, v in given if v is not None}
+
+
+def tracking_config_from_args(args: argparse.Namespace, **settings):
+    """Tracker settings: defaults, then `settings`, then --relock-* / --cold-check-weight."""
+    from catpose_ros.perception.tracking import TrackingConfig
+    given = (('relock_after_frames', args.relock_frames),
+             ('relock_rotation_deg', args.relock_deg),
+             ('cold_check_weight', args.cold_check_weight))
+    settings.update({k: v for k, v in given if v is not None})
+    return TrackingConfig(**settings)
 
 
 def estimator_from_args(args: argparse.Namespace):
@@ -115,10 +134,10 @@ def frame_pipeline_from_args(args: argparse.Namespace):
     Returns (model path, device, sampler config, FramePipeline).
     """
     from catpose_ros.perception.pipeline import FramePipeline
-    from catpose_ros.perception.tracking import TrackingConfig
 
     model_path, device, sampler, estimator = estimator_from_args(args)
-    pipeline = FramePipeline(estimator, TrackingConfig(warm_start=args.mode == 'track'))
+    pipeline = FramePipeline(estimator, tracking_config_from_args(
+        args, warm_start=args.mode == 'track'))
     return model_path, device, sampler, pipeline
 
 

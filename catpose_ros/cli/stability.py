@@ -63,14 +63,14 @@ def _scene_frames(index: int, args: argparse.Namespace) -> List:
     return list(scenes.render_sequence(scene, poses, NOCS_REAL_INTRINSICS, sensor, rng))
 
 
-def _track(frames: List, estimator_factory, stable: bool, mode: str) -> Dict:
+def _track(frames: List, estimator_factory, stable: bool, args: argparse.Namespace) -> Dict:
     """Return {(track id, category): [(frame, instance id, rotation)]} of one pipeline run."""
     from catpose_ros.cli.demo import truth_instances
+    from catpose_ros.cli.eval import tracking_config_from_args
     from catpose_ros.perception.pipeline import FramePipeline
-    from catpose_ros.perception.tracking import TrackingConfig
 
-    pipeline = FramePipeline(estimator_factory(), TrackingConfig(
-        warm_start=mode == 'track', stable_symmetric_rotation=stable))
+    pipeline = FramePipeline(estimator_factory(), tracking_config_from_args(
+        args, warm_start=args.mode == 'track', stable_symmetric_rotation=stable))
     tracks: Dict = {}
     for index, frame in enumerate(frames):
         result = pipeline.process(index * 33_333_333, frame.depth, frame.intrinsics,
@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     for index in tqdm(range(args.scenes), desc='stability', unit='scene'):
         frames = _scene_frames(index, args)
         for stable, table in tables.items():
-            _add_tracks(table, _track(frames, estimator, stable, args.mode), frames)
+            _add_tracks(table, _track(frames, estimator, stable, args), frames)
     print('model %s, %s head, %s %d steps, mode %s, %d %s scenes x %d frames' % (
         model_path, args.head, sampler.method, sampler.steps, args.mode, args.scenes,
         args.motion, args.frames))

@@ -88,13 +88,15 @@ class EstimationResult:
     """Estimates of one frame, the instances left out and why, and stage timings (ms).
 
     clouds holds, by instance id, the `num_points` points the network read for each
-    estimated object (for a debug point cloud).
+    estimated object (for a debug point cloud); cold_checks, when asked for, a cold estimate
+    of each warm-started object from the same features (the tracker's re-locking).
     """
 
     estimates: List[PoseEstimate]
     skipped: List[Tuple[int, str]] = field(default_factory=list)
     timings_ms: Dict[str, float] = field(default_factory=dict)
     clouds: Dict[int, np.ndarray] = field(default_factory=dict)
+    cold_checks: Dict[int, PoseEstimate] = field(default_factory=dict)
 
 
 class PoseEstimator:
@@ -158,7 +160,8 @@ class PoseEstimator:
         self.generator = torch.Generator(device=self.device).manual_seed(0)
         self.rng = np.random.default_rng(0)
         try:
-            estimate = self._estimate([cloud], [self.categories[0]], None, None, None, None, {})
+            estimate, _ = self._estimate([cloud], [self.categories[0]], None, None, None, None,
+                                         {})
         finally:
             self.generator, self.rng = generator, rng
         reason = _non_finite(estimate[0])
@@ -196,7 +199,7 @@ class PoseEstimator:
         Clouds of another size than `num_points` are resampled. An init pose (4x4) warm
         starts its object (tracking); None starts it from noise.
         """
-        return self._estimate(points, categories, init_poses, instance_ids, scores, None, {})
+        return self._estimate(points, categories, init_poses, instance_ids, scores, None, {})[0]
 
     def estimate_from_depth(self, depth: np.ndarray, intrinsics: CameraIntrinsics,
                             instances: Sequence[Instance], depth_scale: float = 0.001,
@@ -223,23 +226,27 @@ class PoseEstimator:
 
     def estimate_from_clouds(self, instances: Sequence[Instance],
                              clouds: Dict[int, np.ndarray],
-                             init_poses: Optional[Dict[int, np.ndarray]] = None
-                             ) -> EstimationResult:
+                             init_poses: Optional[Dict[int, np.ndarray]] = None,
+                             cold_checks: bool = False) -> EstimationResult:
         """Estimate instances from their back-projected points (instance id -> (M, 3)).
 
         This is estimate_from_depth after back-projection, for a caller that already has
         the points (the frame pipeline back-projects each mask once for tracking and
-        estimation). Instances without a cloud are skipped; `backproject` stays 0.
+        estimation). Instances without a cloud are skipped; `backproject` stays 0. With
+        cold_checks, each warm-started object also gets a cold estimate, sampled in the
+        same batch from the same features.
         """
         timings = dict.fromkeys(TIMING_KEYS, 0.0)
         init_poses = init_poses or {}
+        estimates, checks = [], []
         with timed(timings, 'total'):
             kept, skipped = self._resample(instances, clouds, init_poses)
-            estimates = self._estimate(
-                [k[1] for k in kept], [k[0].category for k in kept],
-                [init_poses.get(k[0].instance_id) for k in kept],
-                [k[0].instance_id for k in kept], [k[0].score for k in kept],
-                [k[2] for k in kept], timings) if kept else []
+            if kept:
+                estimates, checks = self._estimate(
+                    [k[1] for k in kept], [k[0].category for k in kept],
+                    [init_poses.get(k[0].instance_id) for k in kept],
+                    [k[0].instance_id for k in kept], [k[0].score for k in kept],
+                    [k[2] for k in kept], timings, cold_checks)
         finite = []
         for estimate in estimates:
             reason = _non_finite(estimate)
@@ -249,7 +256,9 @@ class PoseEstimator:
                 skipped.append((estimate.instance_id, '%s (%s)' % (NON_FINITE_OUTPUT, reason)))
         published = {estimate.instance_id for estimate in finite}
         clouds_used = {k[0].instance_id: k[1] for k in kept if k[0].instance_id in published}
-        return EstimationResult(finite, skipped, timings, clouds_used)
+        finite_checks = {check.instance_id: check for check in checks
+                         if check.instance_id in published and _non_finite(check) is None}
+        return EstimationResult(finite, skipped, timings, clouds_used, finite_checks)
 
     def _resample(self, instances: Sequence[Instance], clouds: Dict[int, np.ndarray],
                   init_poses: Dict[int, np.ndarray]):
@@ -275,8 +284,13 @@ class PoseEstimator:
         return kept, skipped
 
     def _estimate(self, points, categories, init_poses, instance_ids, scores, num_valid,
-                  timings: Dict[str, float]) -> List[PoseEstimate]:
-        """Run the batch; fills timings' encode, sample and size entries."""
+                  timings: Dict[str, float], cold_checks: bool = False
+                  ) -> Tuple[List[PoseEstimate], List[PoseEstimate]]:
+        """Run the batch; fills timings' encode, sample and size entries.
+
+        Returns the estimates and, with cold_checks, one cold estimate per warm-started
+        object: extra cold rows of the sampler's batch that reuse the objects' features.
+        """
         count = len(points)
         init_poses = [None] * count if init_poses is None else list(init_poses)
         instance_ids = list(range(count)) if instance_ids is None else list(instance_ids)
@@ -285,18 +299,27 @@ class PoseEstimator:
             raise ValueError('points, categories, init_poses, instance_ids and scores must '
                              'have one entry per object')
         if count == 0:
-            return []
+            return [], []
         kinds = [self.category(name) for name in categories]
         for pose in init_poses:
             _check_init_pose(pose)
         clouds = np.stack([self._fixed_size(p) for p in points])
         num_valid = [len(p) for p in points] if num_valid is None else list(num_valid)
+        # Rows of the sampler's batch: every object, then a cold copy of each warm one.
+        rows = list(range(count))
+        if cold_checks and self.head == 'diffusion':
+            rows += [i for i in range(count) if init_poses[i] is not None]
         with torch.inference_mode():
             cloud = torch.as_tensor(clouds, device=self.device)
             centroid = points_centroid(cloud)
             with timed(timings, 'encode', self._synchronize):
                 features = self.model.encode(cloud)
-            warm, init = self._init_vectors(init_poses, centroid)
+            if len(rows) > count:
+                copies = torch.tensor(rows[count:], device=self.device)
+                features = torch.cat((features, features[copies]))
+                centroid = torch.cat((centroid, centroid[copies]))
+            warm, init = self._init_vectors(init_poses + [None] * (len(rows) - count),
+                                            centroid)
             with timed(timings, 'sample', self._synchronize):
                 poses, covariance = self._poses(features, init, warm)
             rotations = rotation_6d_to_matrix(poses[:, :6]).double().cpu().numpy()
@@ -304,14 +327,16 @@ class PoseEstimator:
             covariance = None if covariance is None else covariance.double().cpu().numpy()
         with timed(timings, 'size'), np.errstate(invalid='ignore', over='ignore'):
             # A broken model's NaN poses are reported by _non_finite, not as warnings here.
-            sizes = [estimate_size(clouds[i], rotations[i], translations[i],
-                                   kinds[i].symmetric_about_y) for i in range(count)]
-        return [PoseEstimate(
-            instance_id=int(instance_ids[i]), category=kinds[i].name, rotation=rotations[i],
-            translation=translations[i], size=sizes[i],
-            covariance=None if covariance is None else covariance[i],
-            score=float(scores[i]), num_points=int(num_valid[i]),
-            warm_started=init_poses[i] is not None) for i in range(count)]
+            estimates = [PoseEstimate(
+                instance_id=int(instance_ids[i]), category=kinds[i].name,
+                rotation=rotations[row], translation=translations[row],
+                size=estimate_size(clouds[i], rotations[row], translations[row],
+                                   kinds[i].symmetric_about_y),
+                covariance=None if covariance is None else covariance[row],
+                score=float(scores[i]), num_points=int(num_valid[i]),
+                warm_started=row < count and init_poses[i] is not None)
+                for row, i in enumerate(rows)]
+        return estimates[:count], estimates[count:]
 
     def _poses(self, features: torch.Tensor, init: Optional[torch.Tensor],
                warm: Optional[torch.Tensor]):

@@ -17,7 +17,8 @@
 This is the whole perception step without any ROS type: the pose node, the offline bag
 processor and `catpose demo` all call `FramePipeline.process`.
 In tracking mode each matched object warm-starts from its track's last pose; new, lost and
-jumped objects are estimated cold; all of them go through the sampler in one batch.
+jumped objects are estimated cold; all of them go through the sampler in one batch, with a
+cold check beside each warm start when the tracker re-locks (tracking.py).
 For objects symmetric about y (and mugs whose handle does not show) the published turn about
 y is the one closest to the track's previous rotation, so their frames do not spin.
 """
@@ -107,7 +108,8 @@ class FramePipeline:
                 plan = self.tracker.plan(result.stamp_ns, observations)
                 result.tracks_reset = bool(plan.reset)
             estimation = self.estimator.estimate_from_clouds(
-                [o.instance for o in plan.observations], clouds, init_poses=plan.init_poses)
+                [o.instance for o in plan.observations], clouds, init_poses=plan.init_poses,
+                cold_checks=self.tracker.config.cold_checks)
             result.skipped.extend(estimation.skipped)
             result.clouds = estimation.clouds
             # The estimator's stages, its total as 'estimate' (which includes back-projection
@@ -117,25 +119,40 @@ class FramePipeline:
                             if stage != 'backproject'})
             latency['estimate'] = latency.get('estimate', 0.0) + latency['backproject']
             with timed(latency, 'track_update'):
-                self._update_tracks(result, plan, estimation.estimates, clouds)
+                self._update_tracks(result, plan, estimation.estimates,
+                                    list(estimation.cold_checks.values()), clouds)
         return result
 
     def _update_tracks(self, result: FrameResult, plan: TrackingPlan,
-                       estimates: Sequence[PoseEstimate], clouds: Dict[int, np.ndarray]) -> None:
-        """Feed the estimates to the tracker; the frame's poses are those it accepted."""
-        by_index = plan.by_observation(estimates)
-        for index, estimate in by_index.items():
-            by_index[index] = self._resolve_symmetry(
-                estimate, plan.assignments[index].track_id, clouds[estimate.instance_id])
-        update = self.tracker.update(result.stamp_ns, plan, {
-            index: (e.rotation, e.translation, e.size) for index, e in by_index.items()})
+                       estimates: Sequence[PoseEstimate], checks: Sequence[PoseEstimate],
+                       clouds: Dict[int, np.ndarray]) -> None:
+        """Feed the estimates to the tracker; the frame's poses are those it accepted.
+
+        A re-locked object publishes its cold check, a warm one its estimate blended with its
+        cold check (what its track took).
+        """
+        by_index = self._resolved(plan, estimates, clouds)
+        checks_by_index = self._resolved(plan, checks, clouds)
+        update = self.tracker.update(result.stamp_ns, plan, _as_tracker_input(by_index),
+                                     _as_tracker_input(checks_by_index))
         result.jumps = [jump.track_id for jump in update.jumps]
-        if not update.stale:
-            failed = set(update.failed)
-            result.poses = [
-                TrackedPose(plan.assignments[index].track_id, estimate,
-                            plan.assignments[index].start)
-                for index, estimate in sorted(by_index.items()) if index not in failed]
+        if update.stale:
+            return
+        failed, relocked = set(update.failed), set(update.relocked)
+        result.poses = [
+            TrackedPose(plan.assignments[index].track_id, checks_by_index[index], 'relock')
+            if index in relocked else
+            TrackedPose(plan.assignments[index].track_id,
+                        _taken(estimate, update.poses[index]), plan.assignments[index].start)
+            for index, estimate in sorted(by_index.items()) if index not in failed]
+
+    def _resolved(self, plan: TrackingPlan, estimates: Sequence[PoseEstimate],
+                  clouds: Dict[int, np.ndarray]) -> Dict[int, PoseEstimate]:
+        """Key estimates by observation index, symmetric turns resolved against the tracks."""
+        by_index = plan.by_observation(estimates)
+        return {index: self._resolve_symmetry(estimate, plan.assignments[index].track_id,
+                                              clouds[estimate.instance_id])
+                for index, estimate in by_index.items()}
 
     def _resolve_symmetry(self, estimate: PoseEstimate, track_id: int,
                           cloud: np.ndarray) -> PoseEstimate:
@@ -159,3 +176,16 @@ class FramePipeline:
         if rotation is None:
             rotation = canonical_about_y(estimate.rotation, estimate.translation)
         return replace(estimate, rotation=rotation)
+
+
+def _as_tracker_input(estimates: Dict[int, PoseEstimate]):
+    """Return {observation index: (R, t, size)}, the form the tracker takes."""
+    return {index: (e.rotation, e.translation, e.size) for index, e in estimates.items()}
+
+
+def _taken(estimate: PoseEstimate, taken) -> PoseEstimate:
+    """Return the estimate with the (R, t, size) its track took."""
+    rotation, translation, size = taken
+    if rotation is estimate.rotation and translation is estimate.translation:
+        return estimate
+    return replace(estimate, rotation=rotation, translation=translation, size=size)

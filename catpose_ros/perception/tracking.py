@@ -24,6 +24,12 @@ Each frame runs in two steps around the pose estimator:
    configured limits flags its track for a cold re-initialisation on the next frame;
    tracks without a match or an estimate count a missed frame and are deleted after
    `lost_after_frames` misses.
+A warm start cannot leave a wrong pose it was given: the sampler starts near it and returns
+near it. With `relock_after_frames`, each warm-started object also gets a cold check (a pose
+sampled from noise from the same features). A check close to the warm estimate is blended
+into it; when the checks of that many consecutive frames agree with each other (after the
+track's own motion between them) and all disagree with the track, the track re-locks onto
+the latest check.
 In estimation mode (`warm_start=False`) every estimate is cold, and association still keeps
 track ids stable.
 """
@@ -35,13 +41,15 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
+from scipy.spatial.transform import Rotation
 import torch
 
 from catpose_ros.categories import NOCS_CATEGORIES
 from catpose_ros.geometry.backprojection import backproject
 from catpose_ros.geometry.camera import CameraIntrinsics, MAX_DEPTH_M, MIN_DEPTH_M
 from catpose_ros.geometry.rotation import symmetry_aware_angle
-from catpose_ros.geometry.transforms import make_transform
+from catpose_ros.geometry.symmetry import closest_about_y
+from catpose_ros.geometry.transforms import invert_transform, make_transform
 from catpose_ros.perception.instances import Instance
 
 _LOG = logging.getLogger(__name__)
@@ -50,6 +58,10 @@ Box = Tuple[int, int, int, int]
 Estimate = Tuple[np.ndarray, np.ndarray, np.ndarray]
 _INADMISSIBLE = 1e6
 _NS_PER_S = 1e9
+# Consecutive disagreeing cold checks before a track re-locks (0 = no cold checks).
+RELOCK_AFTER_FRAMES = 3
+# Weight of an agreeing cold check in the pose a warm-started track takes.
+COLD_CHECK_WEIGHT = 0.7
 
 
 def _y_symmetric_nocs_categories() -> Tuple[str, ...]:
@@ -74,6 +86,13 @@ class TrackingConfig:
     With `stable_symmetric_rotation`, the pipeline publishes for those categories (and for
     `handle_categories` while no handle shows) the turn about y nearest the track's previous
     rotation, and on a new track the canonical one (geometry/symmetry.py).
+    `relock_after_frames` (0 = no cold checks) is how many consecutive frames a track's cold
+    checks must disagree with it, and agree with each other, before it re-locks onto them;
+    two poses disagree when they differ by more than `relock_rotation_deg` (symmetry aware)
+    or `relock_translation_m`. A cold check that agrees is blended into the warm estimate
+    with weight `cold_check_weight` (0 keeps the warm estimate), so small errors of a warm
+    start fade instead of persisting. Defaults chosen on the validation sequences
+    (models/README.md).
     """
 
     warm_start: bool = True
@@ -88,12 +107,27 @@ class TrackingConfig:
         default_factory=_y_symmetric_nocs_categories)
     handle_categories: Tuple[str, ...] = field(default_factory=_handle_nocs_categories)
     stable_symmetric_rotation: bool = True
+    relock_after_frames: int = RELOCK_AFTER_FRAMES
+    relock_rotation_deg: float = 15.0
+    relock_translation_m: float = 0.05
+    cold_check_weight: float = COLD_CHECK_WEIGHT
+
+    @property
+    def cold_checks(self) -> bool:
+        """Whether warm-started objects need a cold check beside their warm estimate."""
+        return self.warm_start and self.relock_after_frames > 0
 
     def __post_init__(self):
+        if not 0.0 <= self.cold_check_weight <= 1.0:
+            raise ValueError('cold_check_weight must lie in [0, 1], got %r'
+                             % self.cold_check_weight)
+        if int(self.relock_after_frames) < 0:
+            raise ValueError('relock_after_frames must be >= 0 (0 = off), got %r'
+                             % self.relock_after_frames)
         if int(self.lost_after_frames) < 1:
             raise ValueError('lost_after_frames must be >= 1, got %r' % self.lost_after_frames)
         for name in ('max_translation_jump_m', 'max_rotation_jump_deg',
-                     'max_centroid_distance_m'):
+                     'max_centroid_distance_m', 'relock_rotation_deg', 'relock_translation_m'):
             if not getattr(self, name) > 0:
                 raise ValueError('%s must be > 0, got %r' % (name, getattr(self, name)))
         if not 0.0 <= self.min_iou <= 1.0:
@@ -147,6 +181,8 @@ class Track:
     age: int = 1
     needs_reinit: bool = False
     last_cold_stamp_ns: int = 0
+    cold_check: Optional[np.ndarray] = None
+    disagreements: int = 0
 
     @property
     def state(self) -> str:
@@ -169,7 +205,8 @@ class PlannedObservation:
     """What to do with one observation: its track id and the warm-start pose, if any.
 
     `start` is 'warm' (init_pose set), or why the estimate is cold: 'new', 'lost',
-    'reinit' (flagged jump), 'periodic' or 'estimation' (estimation mode).
+    'reinit' (flagged jump), 'periodic' or 'estimation' (estimation mode). A published
+    pose whose warm estimate was replaced by its cold check says 'relock' (never planned).
     """
 
     track_id: int
@@ -228,8 +265,10 @@ class JumpReport:
 class TrackingUpdate:
     """What `update` changed: track ids updated, created, missed, deleted and jumps found.
 
-    `failed` lists observation indices without a usable estimate; `stale` means the plan
-    predates a reset and nothing was applied.
+    `failed` lists observation indices without a usable estimate; `relocked` those whose
+    track took the cold check instead of the warm estimate; `poses` what each observation's
+    track took (its estimate, blended with or replaced by its cold check); `stale` means the
+    plan predates a reset and nothing was applied.
     """
 
     updated: List[int] = field(default_factory=list)
@@ -238,6 +277,8 @@ class TrackingUpdate:
     deleted: List[int] = field(default_factory=list)
     jumps: List[JumpReport] = field(default_factory=list)
     failed: List[int] = field(default_factory=list)
+    relocked: List[int] = field(default_factory=list)
+    poses: Dict[int, Estimate] = field(default_factory=dict)
     stale: bool = False
 
 
@@ -410,11 +451,14 @@ class MultiObjectTracker:
     # --------------------------------------------------------------------------- update
 
     def update(self, stamp_ns: int, plan: TrackingPlan,
-               estimates: Mapping[int, Optional[Estimate]]) -> TrackingUpdate:
+               estimates: Mapping[int, Optional[Estimate]],
+               cold_checks: Optional[Mapping[int, Optional[Estimate]]] = None
+               ) -> TrackingUpdate:
         """Apply estimates {observation index: (R 3x3, t (3,), size (3,))} of a plan.
 
         An observation without an estimate (missing key, None or non-finite values) counts
-        as a missed frame for its track; every other track updates normally.
+        as a missed frame for its track; every other track updates normally. cold_checks
+        holds, in the same form, cold estimates of warm-started observations (re-locking).
         """
         if plan.generation != self._generation:
             _LOG.info('tracking plan for %.3f s predates a reset; ignoring its estimates',
@@ -423,6 +467,7 @@ class MultiObjectTracker:
         if plan is not self._pending or int(stamp_ns) != plan.stamp_ns:
             raise ValueError('update() takes the plan (and stamp) of the latest plan() call')
         parsed = self._parse_estimates(estimates, len(plan.assignments))
+        checks = self._parse_estimates(cold_checks or {}, len(plan.assignments))
         self._pending = None
         report = TrackingUpdate()
         for index, (observation, planned) in enumerate(zip(plan.observations,
@@ -435,8 +480,15 @@ class MultiObjectTracker:
                     self._miss(track, report)
             elif track is None:
                 self._create(planned.track_id, observation, estimate, plan.stamp_ns, report)
+                report.poses[index] = estimate
             else:
-                self._apply(track, planned, observation, estimate, plan.stamp_ns, report)
+                estimate, relocked = self._reconcile(track, planned, estimate,
+                                                     checks.get(index))
+                if relocked:
+                    report.relocked.append(index)
+                report.poses[index] = estimate
+                self._apply(track, planned, observation, estimate, plan.stamp_ns, report,
+                            relocked)
         for track_id in plan.unmatched_track_ids:
             if track_id in self._tracks:
                 self._miss(self._tracks[track_id], report)
@@ -471,15 +523,79 @@ class MultiObjectTracker:
             track_id=track_id, category=observation.category,
             pose=make_transform(rotation, translation), size=size, stamp_ns=stamp_ns,
             centroid=observation.centroid, box=observation.box,
-            mask=_bool_mask(observation.instance.mask), last_cold_stamp_ns=stamp_ns)
+            mask=_bool_mask(observation.instance.mask), last_cold_stamp_ns=stamp_ns,
+            cold_check=make_transform(rotation, translation))
         report.created.append(track_id)
 
+    def _reconcile(self, track: Track, planned: PlannedObservation, estimate: Estimate,
+                   check: Optional[Estimate]) -> Tuple[Estimate, bool]:
+        """Return the estimate the track takes, and whether it re-locked onto its cold check.
+
+        A cold check that agrees with the warm estimate is blended in with weight
+        `cold_check_weight`; one that disagrees counts a frame towards re-locking, and
+        continues the count when it agrees with the previous check carried along by the
+        track's motion since then. A cold estimate is its own check.
+        """
+        config = self.config
+        if planned.start != 'warm':
+            track.cold_check = make_transform(estimate[0], estimate[1])
+            track.disagreements = 0
+            return estimate, False
+        if not config.cold_checks or check is None:
+            track.cold_check, track.disagreements = None, 0
+            return estimate, False
+        warm = make_transform(estimate[0], estimate[1])
+        cold = make_transform(check[0], check[1])
+        previous, track.cold_check = track.cold_check, cold
+        if not self._differ(track.category, warm, cold):
+            track.disagreements = 0
+            return self._blend(track.category, estimate, check), False
+        if previous is not None:
+            previous = warm @ invert_transform(track.pose) @ previous
+        agrees = previous is not None and not self._differ(track.category, previous, cold)
+        track.disagreements = track.disagreements + 1 if agrees else 1
+        if track.disagreements < config.relock_after_frames:
+            return estimate, False
+        _LOG.info('track %d re-locks onto its cold estimate (%d frames of disagreement)',
+                  track.track_id, track.disagreements)
+        track.disagreements = 0
+        return check, True
+
+    def _blend(self, category: str, warm: Estimate, cold: Estimate) -> Estimate:
+        """Blend a cold check into the warm estimate; symmetric bodies first turn it about y.
+
+        Turned to the warm estimate's turn about the symmetry axis, the check only moves
+        what it can observe (the axis and the position).
+        """
+        weight = self.config.cold_check_weight
+        if weight <= 0.0:
+            return warm
+        if category in self.config.y_symmetric_categories:
+            aligned = closest_about_y(cold[0], warm[0])
+            cold = cold if aligned is None else (aligned, cold[1], cold[2])
+        return _blend(warm, cold, weight)
+
+    def _differ(self, category: str, a: np.ndarray, b: np.ndarray) -> bool:
+        """Whether two poses differ by more than the re-lock limits."""
+        moved = float(np.linalg.norm(a[:3, 3] - b[:3, 3]))
+        turned = math.degrees(self._angle(category, a[:3, :3], b[:3, :3]))
+        return moved > self.config.relock_translation_m or \
+            turned > self.config.relock_rotation_deg
+
+    def _angle(self, category: str, a: np.ndarray, b: np.ndarray) -> float:
+        """Rotation angle (radians) between two rotations, about y ignored where symmetric."""
+        symmetric = category in self.config.y_symmetric_categories
+        return float(symmetry_aware_angle(torch.from_numpy(np.ascontiguousarray(a)),
+                                          torch.from_numpy(np.ascontiguousarray(b)),
+                                          symmetric))
+
     def _apply(self, track: Track, planned: PlannedObservation, observation: Observation,
-               estimate: Estimate, stamp_ns: int, report: TrackingUpdate) -> None:
+               estimate: Estimate, stamp_ns: int, report: TrackingUpdate,
+               relocked: bool = False) -> None:
+        """Move a track to its new estimate; a warm one that jumped is flagged."""
         rotation, translation, size = estimate
-        jump = None
-        if planned.start == 'warm':
-            jump = self._implausible_jump(track, rotation, translation)
+        warm = planned.start == 'warm' and not relocked
+        jump = self._implausible_jump(track, rotation, translation) if warm else None
         track.pose = make_transform(rotation, translation)
         track.size = size
         track.stamp_ns = stamp_ns
@@ -489,7 +605,7 @@ class MultiObjectTracker:
         track.missed_frames = 0
         track.age += 1
         track.needs_reinit = jump is not None
-        if planned.start != 'warm':
+        if not warm:
             track.last_cold_stamp_ns = stamp_ns
         if jump is not None:
             report.jumps.append(jump)
@@ -499,11 +615,7 @@ class MultiObjectTracker:
                           translation: np.ndarray) -> Optional[JumpReport]:
         """Report the jump from the track's pose when it exceeds a configured limit."""
         moved = float(np.linalg.norm(translation - track.translation))
-        previous = torch.from_numpy(np.ascontiguousarray(track.rotation))
-        current = torch.from_numpy(np.ascontiguousarray(rotation))
-        symmetric = track.category in self.config.y_symmetric_categories
-        angle = symmetry_aware_angle(previous, current, symmetric)
-        turned = math.degrees(float(angle))
+        turned = math.degrees(self._angle(track.category, track.rotation, rotation))
         if moved > self.config.max_translation_jump_m or \
                 turned > self.config.max_rotation_jump_deg:
             return JumpReport(track.track_id, moved, turned)
@@ -523,3 +635,11 @@ class MultiObjectTracker:
 
 def _bool_mask(mask: Optional[np.ndarray]) -> Optional[np.ndarray]:
     return None if mask is None else np.asarray(mask).astype(bool, copy=False)
+
+
+def _blend(warm: Estimate, cold: Estimate, weight: float) -> Estimate:
+    """Move `weight` of the way from the warm estimate to the cold one (rotation on SO(3))."""
+    turn = Rotation.from_matrix(warm[0].T @ cold[0]).as_rotvec() * weight
+    rotation = warm[0] @ Rotation.from_rotvec(turn).as_matrix()
+    return (rotation, (1.0 - weight) * warm[1] + weight * cold[1],
+            (1.0 - weight) * warm[2] + weight * cold[2])

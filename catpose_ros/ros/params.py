@@ -201,6 +201,20 @@ class TrackingParams:
         True, 'For objects symmetric about their y axis (and mugs with a hidden handle), '
         "publish the turn about y nearest the track's previous rotation, so TF frames do not "
         'spin.', live=True)
+    relock_after_frames: int = _param(
+        3, 'Each warm start also samples a cold pose (cold check); a track '
+        'whose cold checks disagree with it, and agree with each other, this many frames in a '
+        'row re-locks onto them; 0 = no cold checks.', low=0, high=1000, live=True)
+    relock_rotation_deg: float = _param(
+        15.0, 'A cold check that differs from the warm estimate by more than '
+        'this (about the symmetry axis ignored) disagrees with it.', low=1e-3, high=180.0,
+        live=True)
+    relock_translation_m: float = _param(
+        0.05, 'A cold check that differs from the warm estimate by more than '
+        'this disagrees with it.', low=1e-4, high=10.0, live=True)
+    cold_check_weight: float = _param(
+        0.7, 'Weight of an agreeing cold check in the tracked pose (0 keeps the '
+        'warm estimate).', low=0.0, high=1.0, live=True)
 
 
 @dataclass(frozen=True)

@@ -104,6 +104,10 @@ def tracking_config_from_params(params: CatposeParams):
         reinit_period_s=tracking.reinit_period_s, min_iou=tracking.min_iou,
         max_centroid_distance_m=tracking.max_centroid_distance_m,
         stable_symmetric_rotation=tracking.stable_symmetric_rotation,
+        relock_after_frames=tracking.relock_after_frames,
+        relock_rotation_deg=tracking.relock_rotation_deg,
+        relock_translation_m=tracking.relock_translation_m,
+        cold_check_weight=tracking.cold_check_weight,
         min_points=params.segmentation.min_mask_pixels)
 
 
