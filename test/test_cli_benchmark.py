@@ -33,9 +33,12 @@ def test_configuration_names_say_mode_sampler_and_k():
     pooled = benchmark.BenchConfig('single', 'pf_ode', candidates=50).params()
     assert pooled['sampler.guidance'] == 'none' and pooled['sampler.aggregation'] == 'mean'
     assert benchmark.BenchConfig('track', 'ddim', 5).params()['tracking.mode'] == 'track'
+    assert 'tracking.relock_after_frames' not in benchmark.BenchConfig('track', 'ddim').params()
+    warm_only = benchmark.BenchConfig('track', 'ddim', cold_checks=False)
+    assert warm_only.params()['tracking.relock_after_frames'] == 0
     assert [c.name for c in benchmark.select_configs(benchmark.default_configs(),
                                                      ['track DDIM1'])] == [
-        'track DDIM10 K=1 guided']
+        'track DDIM10 K=1 guided', 'track DDIM10 K=1 guided warm only']
     with pytest.raises(ValueError, match='no configuration'):
         benchmark.select_configs(benchmark.default_configs(), ['DDIM7'])
 

@@ -55,19 +55,25 @@ RSS_LIMIT_MB = 50.0
 
 @dataclass(frozen=True)
 class BenchConfig:
-    """One configuration of the frame path: mode, sampler, candidates K and pooling."""
+    """One configuration of the frame path: mode, sampler, candidates K and pooling.
+
+    Tracking samples a cold check beside each warm start (the default) unless cold_checks
+    is False ('warm only', GenPose's tracking).
+    """
 
     mode: str                 # 'single' (every frame cold) or 'track' (warm starts)
     method: str               # 'ddim' or 'pf_ode'
     steps: int = 10
     candidates: int = 1
+    cold_checks: bool = True
 
     @property
     def name(self) -> str:
         """Return e.g. 'track DDIM10 K=1 guided' or 'single PF-ODE K=50 mean'."""
         sampler = 'DDIM%d' % self.steps if self.method == 'ddim' else 'PF-ODE'
         pooling = 'guided' if self.candidates == 1 else 'mean'
-        return '%s %s K=%d %s' % (self.mode, sampler, self.candidates, pooling)
+        name = '%s %s K=%d %s' % (self.mode, sampler, self.candidates, pooling)
+        return name if self.cold_checks or self.mode != 'track' else name + ' warm only'
 
     def params(self) -> Dict[str, Any]:
         """Return the pose node parameters of this configuration.
@@ -80,6 +86,8 @@ class BenchConfig:
                   'model.uncertainty_candidates': self.candidates}
         if self.candidates > 1:
             values.update({'sampler.aggregation': 'mean', 'sampler.guidance': 'none'})
+        if not self.cold_checks:
+            values['tracking.relock_after_frames'] = 0
         return values
 
 
@@ -90,6 +98,7 @@ def default_configs() -> List[BenchConfig]:
         configs += [BenchConfig(mode, 'ddim', n) for n in steps]
         configs.append(BenchConfig(mode, 'pf_ode'))
         configs.append(BenchConfig(mode, 'pf_ode', candidates=GENPOSE_CANDIDATES))
+    configs += [BenchConfig('track', 'ddim', n, cold_checks=False) for n in (10, 30)]
     return configs
 
 

@@ -18,7 +18,7 @@ This is the whole perception step without any ROS type: the pose node, the offli
 processor and `catpose demo` all call `FramePipeline.process`.
 In tracking mode each matched object warm-starts from its track's last pose; new, lost and
 jumped objects are estimated cold; all of them go through the sampler in one batch, with a
-cold check beside each warm start when the tracker re-locks (tracking.py).
+cold check beside each warm start when the tracker asks for them (tracking.py).
 For objects symmetric about y (and mugs whose handle does not show) the published turn about
 y is the one closest to the track's previous rotation, so their frames do not spin.
 """
