@@ -199,7 +199,7 @@ def run(args: argparse.Namespace) -> int:
         ' '.join('![%s](%s)' % (p.stem, p.relative_to(args.out)) for p in plots), '',
         '## Tracking against cold start (test sequences)', '',
         _map_rows([('cold start every frame', cold),
-                   ('warm start only (track_t0 = %g; GenPose, the paper)' % best.track_t0,
+                   ('warm start only (track_t0 = %g, no cold checks)' % best.track_t0,
                     warm_only),
                    ('default tracking: warm start + cold checks (%s)'
                     % _describe_cold_checks(), track)]), '',

@@ -556,8 +556,8 @@ class MultiObjectTracker:
         track.disagreements = track.disagreements + 1 if agrees else 1
         if track.disagreements < config.relock_after_frames:
             return estimate, False
-        _LOG.info('track %d re-locks onto its cold estimate (%d frames of disagreement)',
-                  track.track_id, track.disagreements)
+        _LOG.debug('track %d re-locks onto its cold estimate (%d frames of disagreement)',
+                   track.track_id, track.disagreements)
         track.disagreements = 0
         return check, True
 
