@@ -58,10 +58,6 @@ Box = Tuple[int, int, int, int]
 Estimate = Tuple[np.ndarray, np.ndarray, np.ndarray]
 _INADMISSIBLE = 1e6
 _NS_PER_S = 1e9
-# Consecutive disagreeing cold checks before a track re-locks (0 = no cold checks).
-RELOCK_AFTER_FRAMES = 3
-# Weight of an agreeing cold check in the pose a warm-started track takes.
-COLD_CHECK_WEIGHT = 0.7
 
 
 def _y_symmetric_nocs_categories() -> Tuple[str, ...]:
@@ -107,10 +103,10 @@ class TrackingConfig:
         default_factory=_y_symmetric_nocs_categories)
     handle_categories: Tuple[str, ...] = field(default_factory=_handle_nocs_categories)
     stable_symmetric_rotation: bool = True
-    relock_after_frames: int = RELOCK_AFTER_FRAMES
+    relock_after_frames: int = 3
     relock_rotation_deg: float = 15.0
     relock_translation_m: float = 0.05
-    cold_check_weight: float = COLD_CHECK_WEIGHT
+    cold_check_weight: float = 0.7
 
     @property
     def cold_checks(self) -> bool:
