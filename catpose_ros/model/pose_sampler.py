@@ -60,8 +60,9 @@ class SamplerConfig:
     method: 'ddim' (fixed `steps`, geometric in sigma) or 'pf_ode' (adaptive RK45 with rtol,
     atol). The defaults of steps, t0, guidance, update and final_denoise are the shipped
     model's: the best exact-update setting of `catpose tune-sampler` on the validation split
-    (the exact update holds at fewer steps, where Euler fails), track_t0 the latest warm
-    start that does not flip cameras and laptops on static validation scenes (models/README.md;
+    (the exact update holds at fewer steps, where Euler fails), track_t0 the warm start
+    steadiest on static validation scenes and as accurate as any on the validation
+    sequences (models/README.md;
     GenPose uses 0.15 and starts cold estimates at t0 = 0.55, GENPOSE_T0); checkpoints carry
     their own settings, which take precedence.
     aggregation: 'first' returns candidate 0 (the others only measure the spread); 'mean'
@@ -79,7 +80,7 @@ class SamplerConfig:
     method: str = 'ddim'
     steps: int = 30
     t0: float = 0.7
-    track_t0: float = 0.35
+    track_t0: float = 0.25
     guidance: GuidanceConfig = field(default_factory=tuned_guidance)
     num_candidates: int = 1
     aggregation: str = 'first'

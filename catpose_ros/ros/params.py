@@ -89,7 +89,7 @@ class SamplerParams:
     t0: float = _param(0.7, 'Start time of a cold (untracked) estimate.', low=1e-3,
                        high=1.0, live=True)
     track_t0: float = _param(
-        0.35, 'Start time of a warm start from the previous pose (tracking mode).',
+        0.25, 'Start time of a warm start from the previous pose (tracking mode).',
         low=1e-3, high=1.0, live=True)
     guidance: str = _param('exponential', 'Score-scaling schedule w(t).',
                            choices=('none', 'constant', 'linear', 'exponential'), live=True)
