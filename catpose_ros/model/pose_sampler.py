@@ -61,8 +61,8 @@ class SamplerConfig:
     atol). The defaults of steps, t0, guidance, update and final_denoise are the shipped
     model's: the best exact-update setting of `catpose tune-sampler` on the validation split
     (the exact update holds at fewer steps, where Euler fails), track_t0 the warm start
-    steadiest on static validation scenes and as accurate as any on the validation
-    sequences (models/README.md;
+    steadiest on static validation scenes (a later start can score higher on the validation
+    sequences but turns held poses between frames; models/README.md;
     GenPose uses 0.15 and starts cold estimates at t0 = 0.55, GENPOSE_T0); checkpoints carry
     their own settings, which take precedence.
     aggregation: 'first' returns candidate 0 (the others only measure the spread); 'mean'
