@@ -45,7 +45,7 @@ GENPOSE_T0 = 0.55  # GenPose's single-frame start time (noise of sigma ~1.1 arou
 
 def tuned_guidance() -> GuidanceConfig:
     """Score scaling chosen by `catpose tune-sampler` on the validation split."""
-    return GuidanceConfig(kind='exponential', w_min=2.0, w_max=5.0, beta=3.0)
+    return GuidanceConfig(kind='exponential', w_min=1.0, w_max=10.0, beta=1.0)
 
 
 AGGREGATIONS = ('first', 'mean')
@@ -59,8 +59,9 @@ class SamplerConfig:
 
     method: 'ddim' (fixed `steps`, geometric in sigma) or 'pf_ode' (adaptive RK45 with rtol,
     atol). The defaults of steps, t0, guidance, update and final_denoise are the shipped
-    model's: the best exact-update setting of `catpose tune-sampler` on the validation split
-    (the exact update holds at fewer steps, where Euler fails), track_t0 the warm start
+    model's: the exact-update setting that scored best on the validation split (`catpose
+    tune-sampler`, then `catpose eval`; the exact update holds at fewer steps, where Euler
+    fails), track_t0 the warm start
     steadiest on static validation scenes (a later start can score higher on the validation
     sequences but turns held poses between frames; models/README.md;
     GenPose uses 0.15 and starts cold estimates at t0 = 0.55, GENPOSE_T0); checkpoints carry
@@ -79,7 +80,7 @@ class SamplerConfig:
 
     method: str = 'ddim'
     steps: int = 30
-    t0: float = 0.7
+    t0: float = 0.55
     track_t0: float = 0.25
     guidance: GuidanceConfig = field(default_factory=tuned_guidance)
     num_candidates: int = 1

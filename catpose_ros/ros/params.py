@@ -86,18 +86,18 @@ class SamplerParams:
                          choices=('ddim', 'pf_ode'), live=True)
     steps: int = _param(30, 'Sampler steps for ddim (pf_ode adapts its own).',
                         low=1, high=1000, live=True)
-    t0: float = _param(0.7, 'Start time of a cold (untracked) estimate.', low=1e-3,
+    t0: float = _param(0.55, 'Start time of a cold (untracked) estimate.', low=1e-3,
                        high=1.0, live=True)
     track_t0: float = _param(
         0.25, 'Start time of a warm start from the previous pose (tracking mode).',
         low=1e-3, high=1.0, live=True)
     guidance: str = _param('exponential', 'Score-scaling schedule w(t).',
                            choices=('none', 'constant', 'linear', 'exponential'), live=True)
-    w_min: float = _param(2.0, 'Score scale at t = 1 (linear, exponential).', low=0.0,
+    w_min: float = _param(1.0, 'Score scale at t = 1 (linear, exponential).', low=0.0,
                           high=100.0, live=True)
-    w_max: float = _param(5.0, 'Score scale at t = 0 (linear, exponential).', low=0.0,
+    w_max: float = _param(10.0, 'Score scale at t = 0 (linear, exponential).', low=0.0,
                           high=100.0, live=True)
-    beta: float = _param(3.0, 'Rate of the exponential schedule.', low=0.0, high=100.0,
+    beta: float = _param(1.0, 'Rate of the exponential schedule.', low=0.0, high=100.0,
                          live=True)
     w: float = _param(3.0, 'Score scale of the constant schedule.', low=0.0, high=100.0,
                       live=True)
