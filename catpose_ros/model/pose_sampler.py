@@ -61,11 +61,10 @@ class SamplerConfig:
     atol). The defaults of steps, t0, guidance, update and final_denoise are the shipped
     model's: the exact-update setting that scored best on the validation split (`catpose
     tune-sampler`, then `catpose eval`; the exact update holds at fewer steps, where Euler
-    fails), track_t0 the warm start
-    steadiest on static validation scenes (a later start can score higher on the validation
-    sequences but turns held poses between frames; models/README.md;
-    GenPose uses 0.15 and starts cold estimates at t0 = 0.55, GENPOSE_T0); checkpoints carry
-    their own settings, which take precedence.
+    fails), track_t0 the warm start steadiest on static validation scenes (a later start
+    can score higher on the validation sequences but turns held poses between frames;
+    models/README.md; GenPose uses 0.15 and starts cold estimates at t0 = 0.55,
+    GENPOSE_T0); checkpoints carry their own settings, which take precedence.
     aggregation: 'first' returns candidate 0 (the others only measure the spread); 'mean'
     is GenPose-style mean pooling (Markley quaternion mean, arithmetic mean translation).
     update: the DDIM step ('exact' guided VE update or 'euler', see samplers.ddim_sample).
