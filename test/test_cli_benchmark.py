@@ -36,6 +36,10 @@ def test_configuration_names_say_mode_sampler_and_k():
     assert 'tracking.relock_after_frames' not in benchmark.BenchConfig('track', 'ddim').params()
     warm_only = benchmark.BenchConfig('track', 'ddim', cold_checks=False)
     assert warm_only.params()['tracking.relock_after_frames'] == 0
+    assert 'track DDIM30 K=1 guided bf16' in names
+    half = benchmark.BenchConfig('track', 'ddim', 30, precision='bf16')
+    assert half.params()['model.precision'] == 'bf16'
+    assert benchmark.BenchConfig('track', 'ddim').params()['model.precision'] == 'fp32'
     assert [c.name for c in benchmark.select_configs(benchmark.default_configs(),
                                                      ['track DDIM1'])] == [
         'track DDIM10 K=1 guided', 'track DDIM10 K=1 guided warm only']

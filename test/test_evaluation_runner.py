@@ -181,6 +181,18 @@ def test_catpose_eval_writes_report_plots_and_official_pickles(tmp_path, capsys)
         assert value == pytest.approx(rescored[key], abs=1e-3)
 
 
+def test_catpose_eval_runs_and_records_a_half_width_encoder(tmp_path):
+    model = tmp_path / 'tiny.pt'
+    save_checkpoint(model, CatPoseNet(TINY), TINY)
+    write_archive_split(tmp_path / 'data', 1)
+    out = tmp_path / 'out'
+    assert main(['eval', '--data', str(tmp_path / 'data'), '--split', 'real_test', '--out',
+                 str(out), '--model', str(model), '--steps', '2', '--device', 'cpu',
+                 '--threads', '1', '--no-plots', '--precision', 'bf16']) == 0
+    report = json.loads((out / 'report.json').read_text())
+    assert report['settings']['precision'] == 'bf16' and report['objects'] == 2
+
+
 def test_predicted_masks_without_weights_say_where_they_looked(tmp_path, capsys):
     model = tmp_path / 'tiny.pt'
     save_checkpoint(model, CatPoseNet(TINY), TINY)

@@ -194,6 +194,25 @@ def test_same_seed_same_result_and_checkpoint_loading(tmp_path):
         np.testing.assert_allclose(a.size, b.size, atol=1e-6)
 
 
+@pytest.mark.parametrize('precision', ['bf16', 'fp16'])
+def test_half_width_encoder_gives_nearly_the_float32_pose(precision):
+    from catpose_ros.model.checkpoint import load_checkpoint
+    from catpose_ros.resources import resolve_checkpoint
+    model = load_checkpoint(resolve_checkpoint(''))[0]
+    cloud = blob(np.random.default_rng(5), [0.02, -0.01, 0.8], 1500)
+    poses = {}
+    for name in ('fp32', precision):
+        estimator = PoseEstimator(model, SamplerConfig(steps=10), seed=3, precision=name)
+        (poses[name],) = estimator.estimate_points([cloud], ['can'])
+    assert not np.array_equal(poses['fp32'].rotation, poses[precision].rotation)  # it ran
+    turn = Rotation.from_matrix(poses['fp32'].rotation.T @ poses[precision].rotation)
+    assert np.degrees(turn.magnitude()) < 5.0
+    np.testing.assert_allclose(poses['fp32'].translation, poses[precision].translation,
+                               atol=0.005)
+    with pytest.raises(ValueError, match='precision'):
+        PoseEstimator(small_model(), FAST, precision='int8')
+
+
 def test_caller_errors_raise():
     estimator = PoseEstimator(small_model(), FAST, seed=0)
     cloud = blob(np.random.default_rng(3), [0.0, 0.0, 0.9])

@@ -249,3 +249,12 @@ def test_several_candidates_fill_the_pose_covariance(estimator, checkpoint):
         assert pose.covariance is not None
         assert np.allclose(pose.covariance, pose.covariance.T)
         assert np.all(np.diag(pose.covariance) >= 0)
+
+
+def test_precision_parameter_reaches_the_estimator(checkpoint):
+    factory = RosbagsFactory('jazzy')
+    params = CatposeParams.from_dict(dict(FAST_PARAMS, **{
+        'model.precision': 'bf16', 'model.checkpoint': str(checkpoint)}))
+    core = PoseNodeCore.from_params(params, factory)
+    assert core.estimator.precision == 'bf16'
+    assert core.process(*frame_messages(factory)).detections.detections

@@ -58,7 +58,8 @@ class BenchConfig:
     """One configuration of the frame path: mode, sampler, candidates K and pooling.
 
     Tracking samples a cold check beside each warm start (the default) unless cold_checks
-    is False ('warm only', GenPose's tracking).
+    is False ('warm only', GenPose's tracking); precision is the encoder's (named when not
+    fp32).
     """
 
     mode: str                 # 'single' (every frame cold) or 'track' (warm starts)
@@ -66,6 +67,7 @@ class BenchConfig:
     steps: int = 10
     candidates: int = 1
     cold_checks: bool = True
+    precision: str = 'fp32'
 
     @property
     def name(self) -> str:
@@ -73,7 +75,9 @@ class BenchConfig:
         sampler = 'DDIM%d' % self.steps if self.method == 'ddim' else 'PF-ODE'
         pooling = 'guided' if self.candidates == 1 else 'mean'
         name = '%s %s K=%d %s' % (self.mode, sampler, self.candidates, pooling)
-        return name if self.cold_checks or self.mode != 'track' else name + ' warm only'
+        if not self.cold_checks and self.mode == 'track':
+            name += ' warm only'
+        return name if self.precision == 'fp32' else '%s %s' % (name, self.precision)
 
     def params(self) -> Dict[str, Any]:
         """Return the pose node parameters of this configuration.
@@ -83,7 +87,8 @@ class BenchConfig:
         """
         values = {'tracking.mode': 'track' if self.mode == 'track' else 'estimate',
                   'sampler.method': self.method, 'sampler.steps': self.steps,
-                  'model.uncertainty_candidates': self.candidates}
+                  'model.uncertainty_candidates': self.candidates,
+                  'model.precision': self.precision}
         if self.candidates > 1:
             values.update({'sampler.aggregation': 'mean', 'sampler.guidance': 'none'})
         if not self.cold_checks:
@@ -99,6 +104,7 @@ def default_configs() -> List[BenchConfig]:
         configs.append(BenchConfig(mode, 'pf_ode'))
         configs.append(BenchConfig(mode, 'pf_ode', candidates=GENPOSE_CANDIDATES))
     configs += [BenchConfig('track', 'ddim', n, cold_checks=False) for n in (10, 30)]
+    configs += [BenchConfig(mode, 'ddim', 30, precision='bf16') for mode in ('single', 'track')]
     return configs
 
 
@@ -382,7 +388,7 @@ def _core(model, config: BenchConfig, device: str, args: argparse.Namespace, fac
     estimator = PoseEstimator(
         model, sampler_config_from_params(params), device, seed=seed, head=params.model.head,
         min_points=params.segmentation.min_mask_pixels, min_depth=params.depth.min_depth,
-        max_depth=params.depth.max_depth)
+        max_depth=params.depth.max_depth, precision=params.model.precision)
     return PoseNodeCore(params, estimator, factory)
 
 

@@ -23,6 +23,7 @@ import logging
 from pathlib import Path
 
 from catpose_ros.cli import HelpFormatter
+from catpose_ros.model.device import PRECISIONS
 
 LOG = logging.getLogger(__name__)
 
@@ -71,6 +72,8 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--device', default='auto', help='auto, cpu or cuda[:N]')
     parser.add_argument('--head', choices=('diffusion', 'regression'), default='diffusion',
                         help='guided diffusion sampling (the method) or the regression head')
+    parser.add_argument('--precision', choices=PRECISIONS, default='fp32',
+                        help='encoder precision (bf16 / fp16: half-width matrix multiplies)')
     parser.add_argument('--sampler', choices=('ddim', 'pf_ode'), default=None,
                         help='override the sampler (default: the settings stored in the model)')
     parser.add_argument('--steps', type=int, default=None,
@@ -123,7 +126,7 @@ def estimator_from_args(args: argparse.Namespace):
     model_path = resolve_checkpoint(args.model, parameter='--model')
     device = resolve_device(args.device)
     estimator = PoseEstimator.from_checkpoint(model_path, device=device, seed=args.seed,
-                                              head=args.head)
+                                              head=args.head, precision=args.precision)
     sampler = estimator.override_sampler(**sampler_overrides(args))
     return model_path, device, sampler, estimator
 
@@ -164,6 +167,8 @@ def run(args: argparse.Namespace) -> int:
                 'steps': sampler.steps, 'device': str(device), 'seed': args.seed,
                 'frames_limit': args.frames, 'skipped_instances': len(outcome.skipped),
                 'ignored_objects': outcome.ignored_objects}
+    if args.precision != 'fp32':
+        settings['precision'] = args.precision
     if args.masks == 'predicted':
         settings['segmentation_backend'] = args.segmentation_backend
         settings['segmentation_weights'] = args.segmentation_weights or 'default'

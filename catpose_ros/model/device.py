@@ -12,7 +12,11 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Torch device and CPU thread settings shared by training, the nodes and the command line."""
+"""Torch device, precision and CPU thread settings shared by training, nodes and command line."""
+
+import contextlib
+
+PRECISIONS = ('fp32', 'bf16', 'fp16')
 
 
 def resolve_device(device: str) -> str:
@@ -21,6 +25,22 @@ def resolve_device(device: str) -> str:
         return device
     import torch
     return 'cuda' if torch.cuda.is_available() else 'cpu'
+
+
+def autocast(precision: str, device_type: str):
+    """Return the autocast context the PointNet++ encoder runs in.
+
+    fp32 runs as is; bf16 and fp16 run the matrix multiplies in half width (the heads and
+    the sampler stay in float32). On a CPU with AMX, bf16 encodes about 1.2-1.4x faster
+    (docs/benchmark.md); its accuracy is measured beside its speed there.
+    """
+    import torch
+    if precision not in PRECISIONS:
+        raise ValueError('precision must be one of %s, got %r' % (PRECISIONS, precision))
+    if precision == 'fp32':
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if precision == 'bf16' else torch.float16
+    return torch.autocast(device_type, dtype=dtype)
 
 
 def configure_threads(threads: int) -> int:

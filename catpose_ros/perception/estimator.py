@@ -36,6 +36,7 @@ from catpose_ros.geometry.rotation import matrix_to_quaternion_xyzw, rotation_6d
 from catpose_ros.geometry.size import estimate_size
 from catpose_ros.geometry.transforms import make_transform
 from catpose_ros.model.checkpoint import CheckpointError, load_checkpoint
+from catpose_ros.model.device import autocast, PRECISIONS
 from catpose_ros.model.pose_sampler import cold_centres, PoseSampler, SamplerConfig
 from catpose_ros.model.posenet import CatPoseNet
 from catpose_ros.perception.instances import Instance
@@ -103,16 +104,20 @@ class PoseEstimator:
     """Run the model on point clouds or on depth + instance masks.
 
     The model is moved to `device` and put in eval mode. `seed` makes point resampling and
-    the sampler's noise reproducible.
+    the sampler's noise reproducible. `precision` is the encoder's (fp32, bf16 or fp16; see
+    model.device.autocast); the heads and the sampler always run in float32.
     """
 
     def __init__(self, model: CatPoseNet, sampler_config: Optional[SamplerConfig] = None,
                  device: Union[str, torch.device] = 'cpu', seed: Optional[int] = None,
                  min_points: int = 50, min_depth: float = MIN_DEPTH_M,
-                 max_depth: float = MAX_DEPTH_M, head: str = 'diffusion'):
+                 max_depth: float = MAX_DEPTH_M, head: str = 'diffusion',
+                 precision: str = 'fp32'):
         if head not in HEADS:
             raise ValueError('head must be one of %s, got %r' % (HEADS, head))
-        self.head = head
+        if precision not in PRECISIONS:
+            raise ValueError('precision must be one of %s, got %r' % (PRECISIONS, precision))
+        self.head, self.precision = head, precision
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.sampler_config = sampler_config or SamplerConfig()
@@ -312,8 +317,9 @@ class PoseEstimator:
         with torch.inference_mode():
             cloud = torch.as_tensor(clouds, device=self.device)
             centroid = points_centroid(cloud)
-            with timed(timings, 'encode', self._synchronize):
-                features = self.model.encode(cloud)
+            with timed(timings, 'encode', self._synchronize), \
+                    autocast(self.precision, self.device.type):
+                features = self.model.encode(cloud).float()
             if len(rows) > count:
                 copies = torch.tensor(rows[count:], device=self.device)
                 features = torch.cat((features, features[copies]))

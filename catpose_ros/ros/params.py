@@ -72,6 +72,10 @@ class ModelParams:
         'diffusion', 'Which head gives the pose: diffusion (the method: guided sampling, '
         'warm starts when tracking) or regression (one forward pass, no warm start).',
         choices=('diffusion', 'regression'))
+    precision: str = _param(
+        'fp32', 'Encoder precision: fp32, or bf16 / fp16 matrix multiplies (faster on GPUs '
+        'and AMX CPUs; accuracy beside speed in docs/benchmark.md).',
+        choices=('fp32', 'bf16', 'fp16'))
     cpu_threads: int = _param(
         1, 'PyTorch CPU threads for inference; 0 = PyTorch default (one per core). One '
         'thread never waits for a descheduled sibling, which on a busy small computer '

@@ -125,7 +125,7 @@ def load_estimator(params: CatposeParams, share_dir: Optional[str] = None):
         sampler_config_from_params(params), seed=params.model.seed,
         head=params.model.head, min_points=params.segmentation.min_mask_pixels,
         min_depth=params.depth.min_depth,
-        max_depth=params.depth.max_depth)
+        max_depth=params.depth.max_depth, precision=params.model.precision)
     if estimator.num_points != params.model.num_points:
         raise InvalidParameterError(
             'model.num_points is %d but %s was trained with %d points per object'

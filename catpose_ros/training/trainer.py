@@ -19,7 +19,6 @@ EMA weights (what inference uses) plus the raw weights, optimiser, step counters
 states, so a run cut short (e.g. a GPU lease ending) continues where it stopped.
 """
 
-import contextlib
 import logging
 import math
 from pathlib import Path
@@ -38,7 +37,7 @@ from catpose_ros.evaluation.metrics import pose_errors
 from catpose_ros.evaluation.nocs_map import MAP_KEYS, score_poses
 from catpose_ros.geometry.rotation import matrix_to_rotation_6d, rotation_6d_to_matrix
 from catpose_ros.model.checkpoint import load_checkpoint, save_checkpoint
-from catpose_ros.model.device import resolve_device
+from catpose_ros.model.device import autocast, resolve_device
 from catpose_ros.model.losses import dsm_loss, regression_loss
 from catpose_ros.model.pose_sampler import cold_centres, PoseSampler, SamplerConfig
 from catpose_ros.model.posenet import CatPoseNet, ModelConfig
@@ -81,9 +80,7 @@ def use_bf16(config: TrainConfig, device: torch.device) -> bool:
 
 def encoder_precision(enabled: bool, device: torch.device):
     """Return the autocast context the encoder runs in."""
-    if not enabled:
-        return contextlib.nullcontext()
-    return torch.autocast(device.type, dtype=torch.bfloat16)
+    return autocast('bf16' if enabled else 'fp32', device.type)
 
 
 def encode_batch(model: CatPoseNet, batch: Dict[str, torch.Tensor], bf16: bool = False):
