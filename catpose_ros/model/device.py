@@ -27,6 +27,13 @@ def resolve_device(device: str) -> str:
     return 'cuda' if torch.cuda.is_available() else 'cpu'
 
 
+def check_precision(precision: str) -> str:
+    """Return precision if it is one of PRECISIONS, else raise ValueError."""
+    if precision not in PRECISIONS:
+        raise ValueError('precision must be one of %s, got %r' % (PRECISIONS, precision))
+    return precision
+
+
 def autocast(precision: str, device_type: str):
     """Return the autocast context the PointNet++ encoder runs in.
 
@@ -35,9 +42,7 @@ def autocast(precision: str, device_type: str):
     (docs/benchmark.md); its accuracy is measured beside its speed there.
     """
     import torch
-    if precision not in PRECISIONS:
-        raise ValueError('precision must be one of %s, got %r' % (PRECISIONS, precision))
-    if precision == 'fp32':
+    if check_precision(precision) == 'fp32':
         return contextlib.nullcontext()
     dtype = torch.bfloat16 if precision == 'bf16' else torch.float16
     return torch.autocast(device_type, dtype=dtype)

@@ -36,7 +36,7 @@ from catpose_ros.geometry.rotation import matrix_to_quaternion_xyzw, rotation_6d
 from catpose_ros.geometry.size import estimate_size
 from catpose_ros.geometry.transforms import make_transform
 from catpose_ros.model.checkpoint import CheckpointError, load_checkpoint
-from catpose_ros.model.device import autocast, PRECISIONS
+from catpose_ros.model.device import autocast, check_precision
 from catpose_ros.model.pose_sampler import cold_centres, PoseSampler, SamplerConfig
 from catpose_ros.model.posenet import CatPoseNet
 from catpose_ros.perception.instances import Instance
@@ -115,9 +115,7 @@ class PoseEstimator:
                  precision: str = 'fp32'):
         if head not in HEADS:
             raise ValueError('head must be one of %s, got %r' % (HEADS, head))
-        if precision not in PRECISIONS:
-            raise ValueError('precision must be one of %s, got %r' % (PRECISIONS, precision))
-        self.head, self.precision = head, precision
+        self.head, self.precision = head, check_precision(precision)
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.sampler_config = sampler_config or SamplerConfig()

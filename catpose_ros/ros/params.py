@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, fields, is_dataclass, replace
 from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Tuple, Union
 
 from catpose_ros.geometry.camera import MAX_DEPTH_M, MIN_DEPTH_M
+from catpose_ros.model.device import PRECISIONS
 from catpose_ros.resources import (  # noqa: F401 (re-exported for the node cores)
     checkpoint_candidates, DEFAULT_CHECKPOINT_NAME, ModelNotFoundError, resolve_checkpoint)
 
@@ -75,7 +76,7 @@ class ModelParams:
     precision: str = _param(
         'fp32', 'Encoder precision: fp32, or bf16 / fp16 matrix multiplies (faster on GPUs '
         'and AMX CPUs; accuracy beside speed in docs/benchmark.md).',
-        choices=('fp32', 'bf16', 'fp16'))
+        choices=PRECISIONS)
     cpu_threads: int = _param(
         1, 'PyTorch CPU threads for inference; 0 = PyTorch default (one per core). One '
         'thread never waits for a descheduled sibling, which on a busy small computer '
