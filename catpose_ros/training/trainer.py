@@ -78,17 +78,12 @@ def use_bf16(config: TrainConfig, device: torch.device) -> bool:
         torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
-def encoder_precision(enabled: bool, device: torch.device):
-    """Return the autocast context the encoder runs in."""
-    return autocast('bf16' if enabled else 'fp32', device.type)
-
-
 def encode_batch(model: CatPoseNet, batch: Dict[str, torch.Tensor], bf16: bool = False):
     """Return (features, targets) of a batch of points, or of a feature-bank batch as given."""
     if 'features' in batch:
         return batch['features'], {'x0': batch['x0']}
     targets = pose_targets(batch)
-    with encoder_precision(bf16, batch['points'].device):
+    with autocast('bf16' if bf16 else 'fp32', batch['points'].device.type):
         features = model.encode(batch['points'])
     return features.float(), targets
 
