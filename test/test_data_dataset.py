@@ -23,7 +23,8 @@ import torch
 
 from catpose_ros.cli.main import main
 from catpose_ros.data import augment
-from catpose_ros.data.dataset import build_point_cache, PosePointDataset
+from catpose_ros.data.dataset import (build_point_cache, CategoryRepeats,
+                                      parse_category_repeats, PosePointDataset)
 from catpose_ros.data.nocs import DatasetError, write_frame
 from catpose_ros.geometry.transforms import to_camera_frame, to_object_frame
 
@@ -148,6 +149,32 @@ def test_items_are_deterministic_per_seed_and_epoch(cache_path):
     before = first[0]['points']
     first.set_epoch(1)
     assert not np.array_equal(before, first[0]['points'])
+
+
+def test_category_repeats_hold_fresh_copies_of_the_named_categories(cache_path):
+    dataset = PosePointDataset(cache_path, augment=augment.AugmentConfig(), seed=5)
+    names = [str(n) for n in dataset.data['category_name']]
+    repeated_name = names[0]
+    repeated = CategoryRepeats(dataset, {repeated_name: 3})
+    assert len(repeated) == len(names) + 2 * names.count(repeated_name)
+    copies = [i for i in range(len(repeated)) if repeated._base[i] == 0]
+    assert len(copies) == 3
+    np.testing.assert_array_equal(repeated[copies[0]]['points'], dataset[0]['points'])
+    assert not np.array_equal(repeated[copies[1]]['points'], repeated[copies[0]]['points'])
+    assert not np.array_equal(repeated[copies[2]]['points'], repeated[copies[1]]['points'])
+    np.testing.assert_array_equal(repeated[copies[1]]['rotation'], dataset[0]['rotation'])
+    other = next(i for i, n in enumerate(names) if n != repeated_name)
+    assert int(np.sum(repeated._base == other)) == 1
+    repeated.set_epoch(2)
+    assert dataset.epoch == 2
+
+
+def test_category_repeat_specs_are_checked():
+    assert parse_category_repeats(' camera=2, mug=3 ') == {'camera': 2, 'mug': 3}
+    assert parse_category_repeats('') == {}
+    for bad in ('camera', 'camera=0', 'camera=x', 'teapot=2'):
+        with pytest.raises(ValueError):
+            parse_category_repeats(bad)
 
 
 def test_mask_noise_variants_are_used(cache_path):

@@ -136,6 +136,21 @@ def test_resumed_run_repeats_the_uninterrupted_loss_curve(cache, tmp_path):
     assert [h['loss'] for h in resumed.history if 'loss' in h] == pytest.approx(curve, abs=0)
 
 
+def test_category_repeats_lengthen_the_epoch_and_reach_the_feature_bank(cache, tmp_path):
+    torch.set_num_threads(1)
+    names = [str(n) for n in PosePointDataset(cache).data['category_name']]
+    plain = Trainer(tiny_config(cache, tmp_path / 'plain', val_cache=''), TINY)
+    repeated = Trainer(tiny_config(cache, tmp_path / 'rep', val_cache='',
+                                   category_repeats='%s=3' % names[0]), TINY)
+    assert len(repeated.dataset) == len(plain.dataset) + 2 * names.count(names[0])
+    path = repeated.run()
+    score = Trainer(tiny_config(cache, tmp_path / 'score', stage='score', init_from=str(path),
+                                feature_views=1, category_repeats='%s=2' % names[0]))
+    assert len(score.dataset) == len(names) + names.count(names[0])
+    with pytest.raises(ValueError):
+        tiny_config(cache, tmp_path / 'bad', category_repeats='teapot=2')
+
+
 def test_epoch_batches_cover_each_sample_once_and_resume_mid_epoch():
     sampler = EpochBatchSampler(10, 3, seed=1)
     batches = list(sampler)

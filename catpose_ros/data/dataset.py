@@ -241,10 +241,15 @@ class PosePointDataset:
                 + self.data[prefix + 'centre'][index])
 
     def __getitem__(self, index: int) -> Dict[str, object]:
+        return self.item(index)
+
+    def item(self, index: int, copy: int = 0) -> Dict[str, object]:
+        """Return object `index`; each `copy` > 0 draws its own points and augmentation."""
         from catpose_ros.geometry.backprojection import resample_points
         if not 0 <= index < len(self):
             raise IndexError(index)
-        rng = np.random.default_rng([self.seed, self.epoch, index])
+        stream = [self.seed, self.epoch, index] + ([copy] if copy else [])
+        rng = np.random.default_rng(stream)
         variants = self._variants[index]
         if (self.augment is not None and len(variants)
                 and rng.random() < self.augment.mask_noise_prob):
@@ -266,3 +271,51 @@ class PosePointDataset:
                 'translation': np.asarray(translation, np.float32),
                 'size': np.asarray(size, np.float32), 'category': category,
                 'symmetric': symmetric}
+
+
+def parse_category_repeats(spec: str) -> Dict[str, int]:
+    """Parse 'camera=2,mug=2' into {'camera': 2, 'mug': 2} (known categories, counts >= 1)."""
+    repeats: Dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in spec.split(','))):
+        name, _, count = part.partition('=')
+        name = name.strip()
+        try:
+            category_by_name(name)
+        except KeyError as error:
+            raise ValueError('category repeat %r: %s' % (part, error.args[0])) from None
+        try:
+            repeats[name] = int(count)
+        except ValueError:
+            raise ValueError('category repeat %r: expected name=count' % part) from None
+        if repeats[name] < 1:
+            raise ValueError('category repeat %r: count must be >= 1' % part)
+    return repeats
+
+
+class CategoryRepeats:
+    """An epoch that holds each object of some categories several times (ours, not the paper's).
+
+    Oversampling the categories a model gets wrong most gives them a larger share of every
+    batch without changing the loss. Each copy is its own draw of points and augmentation
+    (``PosePointDataset.item``), so no batch sees the same input twice.
+    """
+
+    def __init__(self, dataset: PosePointDataset, repeats: Dict[str, int]):
+        self.dataset = dataset
+        names = dataset.data['category_name']
+        counts = np.array([repeats.get(str(n), 1) for n in names], dtype=np.int64)
+        self._base = np.repeat(np.arange(len(names)), counts)
+        firsts = np.repeat(np.cumsum(counts) - counts, counts)
+        self._copy = np.arange(len(self._base)) - firsts
+
+    def set_epoch(self, epoch: int) -> None:
+        """Pass the epoch on to the underlying dataset."""
+        self.dataset.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return len(self._base)
+
+    def __getitem__(self, index: int) -> Dict[str, object]:
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return self.dataset.item(int(self._base[index]), int(self._copy[index]))

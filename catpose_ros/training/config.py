@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, Optional
 
 from catpose_ros.config_dicts import known_fields
+from catpose_ros.data.dataset import parse_category_repeats
 from catpose_ros.perception.maskrcnn import SLIM_ARCHITECTURE
 
 STAGES = ('pretrain', 'joint', 'scratch', 'score')
@@ -92,6 +93,9 @@ class TrainConfig:
         'help': 'score stage: augmented views per object in the feature bank'})
     feature_objects: int = field(
         default=0, metadata={'help': 'score stage: objects in the feature bank (0: all)'})
+    category_repeats: str = field(default='', metadata={
+        'help': 'ours: objects of these categories appear this many times per epoch, each '
+                'copy freshly augmented, e.g. camera=2,mug=2 (empty: every object once)'})
     lr_schedule: str = field(default='epoch_decay', metadata={
         'help': 'epoch_decay (GenPose) or cosine (to the end of a budgeted run)'})
     threads: int = field(default=0, metadata={'help': 'torch CPU threads (0: torch default)'})
@@ -108,6 +112,7 @@ class TrainConfig:
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError('lr_schedule must be one of %s, not %r'
                              % (LR_SCHEDULES, self.lr_schedule))
+        parse_category_repeats(self.category_repeats)  # fails early on a bad spec
         if self.feature_views < 1 or self.batch_size < 1 or self.translation_scale <= 0:
             raise ValueError('feature_views and batch_size must be >= 1 and '
                              'translation_scale > 0')

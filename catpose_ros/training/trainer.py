@@ -32,7 +32,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader, Sampler
 
 from catpose_ros.data.augment import AugmentConfig
-from catpose_ros.data.dataset import PosePointDataset
+from catpose_ros.data.dataset import CategoryRepeats, parse_category_repeats, PosePointDataset
 from catpose_ros.evaluation.metrics import pose_errors
 from catpose_ros.evaluation.nocs_map import MAP_KEYS, score_poses
 from catpose_ros.geometry.rotation import matrix_to_rotation_6d, rotation_6d_to_matrix
@@ -284,6 +284,9 @@ class Trainer:
         points = PosePointDataset(
             cache_paths(self.config.train_cache), num_points=self.model.config.num_points,
             augment=AugmentConfig() if self.config.augment else None, seed=self.config.seed)
+        repeats = parse_category_repeats(self.config.category_repeats)
+        if repeats:
+            points = CategoryRepeats(points, repeats)
         if self.config.trains_encoder:
             return points
         bank_path = self.out_dir / 'feature_bank.pt'
