@@ -56,6 +56,16 @@ def test_demo_segments_with_the_given_maskrcnn_and_says_so(tmp_path, capsys):
     assert 'frame  0:' in printed and 'segmentation' in printed
 
 
+def test_demo_runs_one_torch_thread_by_default_like_the_node():
+    from catpose_ros.cli.main import build_parser
+    from catpose_ros.ros.params import ModelParams
+
+    parser = build_parser()
+    assert parser.parse_args(['demo']).threads == 1 == ModelParams().cpu_threads
+    assert parser.parse_args(['demo', '--threads', '2']).threads == 2
+    assert parser.parse_args(['eval', '--data', 'x', '--split', 's', '--out', 'y']).threads == 0
+
+
 def test_every_subcommand_has_help(capsys):
     for command in ('demo', 'data', 'train', 'train-segmentation', 'eval-segmentation',
                     'bag', 'benchmark', 'eval', 'tune-sampler', 'results', 'stability'):
