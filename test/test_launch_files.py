@@ -21,6 +21,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from catpose_ros.ros.bag_layout import SyntheticTopics
+
 ROOT = Path(__file__).resolve().parents[1]
 LAUNCH_DIR = ROOT / 'launch'
 LAUNCH_FILES = sorted(LAUNCH_DIR.glob('*.launch.py'))
@@ -83,6 +85,19 @@ def test_error_messages_name_launch_arguments_that_exist(tmp_path):
             resolve_checkpoint(str(tmp_path / 'absent.pt'), parameter=parameter)
         assert '%s:=/path/to/file' % argument in str(error.value)
         assert parameter in str(error.value)
+
+
+def test_camera_topic_defaults_are_the_synthetic_bag_topics():
+    """`catpose bag from-synthetic` output plays into the launch files without remapping."""
+    bag = SyntheticTopics()
+    tracking = _declared_arguments(LAUNCH_DIR / 'tracking.launch.py')
+    segmentation = _declared_arguments(LAUNCH_DIR / 'segmentation.launch.py')
+    assert tracking['depth_topic'] == segmentation['depth_topic'] == bag.depth
+    assert tracking['camera_info_topic'] == bag.depth_info
+    assert tracking['rgb_topic'] == segmentation['rgb_topic'] == bag.color
+    namespace = '/' + tracking['namespace'] + '/'
+    assert namespace + tracking['instances_topic'] == bag.instances
+    assert namespace + tracking['detections_topic'] == bag.detections2d
 
 
 def test_estimation_includes_tracking_in_estimate_mode():

@@ -27,6 +27,7 @@ from catpose_ros.ros import conversions as cv
 from catpose_ros.ros.bag_io import (bag_topics, BagFrameReader, BagTopicError, BagTopics,
                                     BagWriterHelper, DEFAULT_START_NS, sequence_to_bag,
                                     SyntheticTopics)
+from catpose_ros.ros.bag_layout import DEPTH_TOPIC
 
 INTRINSICS = CameraIntrinsics(60.0, 61.0, 31.5, 23.5, 64, 48)
 
@@ -97,7 +98,7 @@ def test_writer_refuses_to_overwrite(tmp_path):
 
 def test_missing_topic_is_named(tmp_path):
     sequence_to_bag([synthetic_frame(0)], tmp_path / 'bag')
-    topics = BagTopics(depth='/camera/depth/image_rect_raw', camera_info='/no/such/info')
+    topics = BagTopics(depth=DEPTH_TOPIC, camera_info='/no/such/info')
     with pytest.raises(BagTopicError, match='/no/such/info'):
         list(BagFrameReader(tmp_path / 'bag', topics))
 

@@ -22,6 +22,7 @@ from support import FAST_PARAMS, FRAME_ID, synthetic_frame
 
 from catpose_ros.ros import conversions as conv
 from catpose_ros.ros.bag_io import sequence_to_bag
+from catpose_ros.ros.bag_layout import DEPTH_TOPIC
 from catpose_ros.ros.bag_processing import OutputTopics, process_bag
 from catpose_ros.ros.messages import make_typestore
 
@@ -68,7 +69,7 @@ def test_bag_round_trip_keeps_stamps_frames_and_track_names(tmp_path, checkpoint
         assert {t for t, _, _ in outputs[topic]} == {msgtype}
         assert len(outputs[topic]) == FRAMES
     depth_stamps = [conv.stamp_to_ns(m.header.stamp)
-                    for _, _, m in inputs['/camera/depth/image_rect_raw']]
+                    for _, _, m in inputs[DEPTH_TOPIC]]
     detections = outputs[topics.detections]
     assert [conv.stamp_to_ns(m.header.stamp) for _, _, m in detections] == depth_stamps
     assert [log_time for _, log_time, _ in detections] == depth_stamps

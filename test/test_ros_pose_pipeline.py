@@ -22,7 +22,7 @@ from support import (FAST_PARAMS, FRAME_ID, frame_messages, HEIGHT, OBJECTS,
                      STAMP_NS, TINY_POINTS, WIDTH)
 
 from catpose_ros.ros import conversions as conv
-from catpose_ros.ros.frame_worker import FrameSlot
+from catpose_ros.ros.frame_worker import FrameSlot, stale_frame_reason
 from catpose_ros.ros.messages import RosbagsFactory
 from catpose_ros.ros.params import CatposeParams, ModelNotFoundError
 from catpose_ros.ros.pose_pipeline import PoseNodeCore
@@ -156,11 +156,22 @@ def test_stale_and_disabled_frames_are_dropped(estimator):
     factory = RosbagsFactory('humble')
     core = make_core(estimator, factory)
     stale = core.process(*frame_messages(factory), now_ns=STAMP_NS + 3_000_000_000)
-    assert 'stale' in stale.skip_reason
+    assert 'stale' in stale.skip_reason and 'use_sim_time' not in stale.skip_reason
+    replayed = core.process(*frame_messages(factory), now_ns=STAMP_NS + 86_400 * 10**9)
+    assert 'use_sim_time:=true' in replayed.skip_reason
     assert core.set_enabled(False) == 'estimation disabled'
     assert 'disabled' in core.process(*frame_messages(factory)).skip_reason
     core.set_enabled(True)
     assert core.process(*frame_messages(factory), now_ns=STAMP_NS).processed
+
+
+def test_stale_frame_reason_turns_off_and_names_a_foreign_clock():
+    assert stale_frame_reason(None, STAMP_NS, 1.0) is None
+    assert stale_frame_reason(STAMP_NS + 5 * 10**9, STAMP_NS, 0.0) is None
+    assert stale_frame_reason(STAMP_NS + 10**9, STAMP_NS, 1.0) is None
+    late = stale_frame_reason(STAMP_NS + 2 * 10**9, STAMP_NS, 1.0)
+    assert late == 'stale frame: 2.000 s old (sync.max_input_age_s 1.000 s)'
+    assert '--clock' in stale_frame_reason(STAMP_NS + 7200 * 10**9, STAMP_NS, 1.0)
 
 
 def test_an_object_without_depth_keeps_its_track_and_others_go_on(estimator):

@@ -22,6 +22,13 @@ from dataclasses import dataclass
 from typing import Dict, Optional
 
 STORAGES = ('mcap', 'sqlite3')
+# The camera topics of the RealSense ROS 2 wrapper with depth aligned to colour (the depth
+# image shares the colour camera's intrinsics): the launch files' defaults.
+COLOR_TOPIC = '/camera/camera/color/image_raw'
+COLOR_INFO_TOPIC = '/camera/camera/color/camera_info'
+DEPTH_TOPIC = '/camera/camera/aligned_depth_to_color/image_raw'
+DEPTH_INFO_TOPIC = '/camera/camera/aligned_depth_to_color/camera_info'
+
 # The segmentation node's outputs under the launch files' namespace: a synthetic bag carries
 # them as if the node had run, and `catpose bag process` writes them under the same names.
 SEGMENTATION_INSTANCES_TOPIC = '/catpose/catpose_segmentation/instances'
@@ -32,8 +39,8 @@ SEGMENTATION_DETECTIONS_TOPIC = '/catpose/catpose_segmentation/detections'
 class BagTopics:
     """Input topics of one bag; depth and camera_info are required, the rest optional."""
 
-    depth: str = '/camera/depth/image_rect_raw'
-    camera_info: str = '/camera/depth/camera_info'
+    depth: str = DEPTH_TOPIC
+    camera_info: str = DEPTH_INFO_TOPIC
     rgb: Optional[str] = None
     instances: Optional[str] = None
     detections2d: Optional[str] = None
@@ -46,16 +53,18 @@ class BagTopics:
 
 @dataclass
 class SyntheticTopics:
-    """Topics that `sequence_to_bag` writes (RealSense-like camera names).
+    """Topics that `sequence_to_bag` writes: the launch files' defaults.
+
+    So a synthetic bag plays straight into `ros2 launch catpose_ros tracking.launch.py`.
 
     ground_truth is a Detection3DArray whose hypothesis score is the handle visibility (1:
     visible or no handle, 0: a mug whose handle is hidden), which the symmetry rule needs.
     """
 
-    color: str = '/camera/color/image_raw'
-    color_info: str = '/camera/color/camera_info'
-    depth: str = '/camera/depth/image_rect_raw'
-    depth_info: str = '/camera/depth/camera_info'
+    color: str = COLOR_TOPIC
+    color_info: str = COLOR_INFO_TOPIC
+    depth: str = DEPTH_TOPIC
+    depth_info: str = DEPTH_INFO_TOPIC
     instances: str = SEGMENTATION_INSTANCES_TOPIC
     detections2d: str = SEGMENTATION_DETECTIONS_TOPIC
     ground_truth: str = '/catpose/ground_truth'

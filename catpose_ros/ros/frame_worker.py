@@ -130,6 +130,27 @@ def frame_stamp_text(message: Any) -> str:
         return '(no stamp)'
 
 
+# An input older than this was not just delayed: its stamps come from another clock, most
+# often a recorded bag replayed against the wall clock.
+FOREIGN_CLOCK_AGE_S = 3600.0
+
+
+def stale_frame_reason(now_ns: Optional[int], stamp_ns: int, max_age_s: float) -> Optional[str]:
+    """Return why a frame stamped `stamp_ns` is too old at `now_ns`, or None when it is not.
+
+    None for `now_ns` or a non-positive `max_age_s` turns the check off. An age of hours
+    names the likely cause, a bag played without simulated time.
+    """
+    if now_ns is None or max_age_s <= 0 or now_ns - stamp_ns <= max_age_s * 1e9:
+        return None
+    age_s = (now_ns - stamp_ns) / 1e9
+    reason = 'stale frame: %.3f s old (sync.max_input_age_s %.3f s)' % (age_s, max_age_s)
+    if age_s > FOREIGN_CLOCK_AGE_S:
+        reason += ('; replaying a bag? play it with --clock and launch with '
+                   'use_sim_time:=true')
+    return reason
+
+
 def diagnostics_header(factory: MessageFactory, message: Any) -> Any:
     """Return the header diagnostics of a frame carry: the input's, or stamp 0 if unusable."""
     try:

@@ -36,7 +36,8 @@ from catpose_ros.model.device import configure_threads, resolve_device
 from catpose_ros.perception.estimator import NON_FINITE_OUTPUT
 from catpose_ros.perception.instances import Instance, InstanceLabel, LabelImageSegmenter
 from catpose_ros.ros import conversions as conv
-from catpose_ros.ros.frame_worker import diagnostics_header, frame_stamp_text, LogRecord
+from catpose_ros.ros.frame_worker import (diagnostics_header, frame_stamp_text, LogRecord,
+                                          stale_frame_reason)
 from catpose_ros.ros.messages import MessageFactory
 from catpose_ros.ros.params import CatposeParams, InvalidParameterError, resolve_checkpoint
 from catpose_ros.timing import timed
@@ -268,10 +269,9 @@ class PoseNodeCore:
             if offset > slop_ns:
                 raise FrameSkipped('%s stamp is %.3f s from the depth stamp (sync.slop %.3f s)'
                                    % (name, offset / 1e9, self.params.sync.slop))
-        max_age = self.params.sync.max_input_age_s
-        if now_ns is not None and max_age > 0 and now_ns - stamp_ns > max_age * 1e9:
-            raise FrameSkipped('stale frame: %.3f s old (sync.max_input_age_s %.3f s)'
-                               % ((now_ns - stamp_ns) / 1e9, max_age))
+        stale = stale_frame_reason(now_ns, stamp_ns, self.params.sync.max_input_age_s)
+        if stale:
+            raise FrameSkipped(stale)
         return header
 
     def _process_frame(self, header: Any, depth_msg: Any, camera_info_msg: Any,

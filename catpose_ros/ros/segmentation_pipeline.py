@@ -36,7 +36,8 @@ from catpose_ros.perception.instances import (Instance, instances_to_label_image
                                               masked_depth)
 from catpose_ros.perception.segmentation import make_segmenter
 from catpose_ros.ros import conversions as conv
-from catpose_ros.ros.frame_worker import diagnostics_header, frame_stamp_text, LogRecord
+from catpose_ros.ros.frame_worker import (diagnostics_header, frame_stamp_text, LogRecord,
+                                          stale_frame_reason)
 from catpose_ros.ros.messages import MessageFactory
 from catpose_ros.ros.params import CatposeParams, resolve_checkpoint
 
@@ -182,11 +183,7 @@ class SegmentationNodeCore:
             if offset > self.params.sync.slop * 1e9:
                 return 'depth stamp is %.3f s from the RGB stamp (sync.slop %.3f s)' % (
                     offset / 1e9, self.params.sync.slop)
-        max_age = self.params.sync.max_input_age_s
-        if now_ns is not None and max_age > 0 and now_ns - stamp_ns > max_age * 1e9:
-            return 'stale frame: %.3f s old (sync.max_input_age_s %.3f s)' % (
-                (now_ns - stamp_ns) / 1e9, max_age)
-        return None
+        return stale_frame_reason(now_ns, stamp_ns, self.params.sync.max_input_age_s)
 
     def _segment(self, rgb_msg: Any, depth_msg: Any, outputs: SegmentationOutputs) -> None:
         rgb = np.require(conv.image_to_rgb(rgb_msg), requirements='W')  # torch wants writable
