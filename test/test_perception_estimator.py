@@ -99,8 +99,11 @@ def test_estimate_points_batches_objects_of_any_cloud_size():
     estimates = estimator.estimate_points(clouds, ['camera', 'bowl'], scores=[0.9, 0.4])
     assert [e.instance_id for e in estimates] == [0, 1]
     assert [e.num_points for e in estimates] == [600, 40]
-    assert [e.score for e in estimates] == [0.9, 0.4]
+    assert [e.detection_score for e in estimates] == [0.9, 0.4]
     for estimate in estimates:
+        assert 0.0 < estimate.pose_confidence <= 1.0
+        assert estimate.score == pytest.approx(estimate.detection_score
+                                               * estimate.pose_confidence)
         assert_valid(estimate)
         assert estimate.covariance is None and not estimate.warm_started
     assert estimates[1].size[0] == estimates[1].size[2]   # bowl: symmetric about y
@@ -121,7 +124,7 @@ def test_bad_instances_are_skipped_with_reasons_and_the_rest_estimated():
     result = estimator.estimate_from_depth(depth, K, instances)
     assert isinstance(result, EstimationResult)
     assert [e.instance_id for e in result.estimates] == [1, 5]
-    assert [(e.category, e.score, e.num_points) for e in result.estimates] == [
+    assert [(e.category, e.detection_score, e.num_points) for e in result.estimates] == [
         ('mug', 0.9, 1200), ('bottle', 0.5, 2000)]
     reasons = dict(result.skipped)
     assert sorted(reasons) == [2, 3, 4]
@@ -291,10 +294,10 @@ def test_non_finite_output_from_clouds_is_a_skip_without_a_debug_cloud(monkeypat
     original = estimator._poses
 
     def first_pose_nan(*args):
-        poses, covariance = original(*args)
+        poses, covariance, candidates = original(*args)
         poses = poses.clone()
         poses[0] = float('nan')
-        return poses, covariance
+        return poses, covariance, candidates
 
     monkeypatch.setattr(estimator, '_poses', first_pose_nan)
     result = estimator.estimate_from_clouds([instances[0], instances[4]], clouds)

@@ -124,6 +124,7 @@ def test_warm_starts_get_cold_checks_in_the_same_batch_and_relocked_tracks_publi
     hair_trigger = TrackingConfig(relock_after_frames=relock_after_frames,
                                   relock_rotation_deg=1e-3, relock_translation_m=1e-6)
     tracked = FramePipeline(pipeline.estimator, hair_trigger)
+    monkeypatch.setattr(tracked.estimator, 'confidence_check', False)
     rows = []
     sample = tracked.estimator.sampler.sample
     monkeypatch.setattr(tracked.estimator.sampler, 'sample', lambda score, features, *args:
@@ -139,3 +140,18 @@ def test_warm_starts_get_cold_checks_in_the_same_batch_and_relocked_tracks_publi
                                        pose.estimate.rotation)
     else:
         assert rows == [2, 2] and starts == ['warm', 'warm']
+
+
+def test_pose_confidence_checks_share_the_batch_with_the_cold_checks(pipeline, monkeypatch):
+    tracked = FramePipeline(pipeline.estimator, TrackingConfig(relock_after_frames=3))
+    rows = []
+    sample = tracked.estimator.sampler.sample
+    monkeypatch.setattr(tracked.estimator.sampler, 'sample', lambda score, features, *args:
+                        rows.append(len(features)) or sample(score, features, *args))
+    first = tracked.process(0, *_frame(0))
+    second = tracked.process(33_000_000, *_frame(1))
+    # Cold frame: two objects and a confidence check each; tracked frame: two warm starts
+    # and their cold checks, which also rate them.
+    assert rows == [4, 4]
+    for pose in first.poses + second.poses:
+        assert 0.0 < pose.estimate.pose_confidence <= 1.0

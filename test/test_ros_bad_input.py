@@ -176,8 +176,8 @@ def test_non_finite_model_output_is_an_error_per_object(estimator, factory, monk
     original = estimator._poses
 
     def nan_poses(*args):
-        poses, covariance = original(*args)
-        return torch.full_like(poses, float('nan')), covariance
+        poses, covariance, candidates = original(*args)
+        return torch.full_like(poses, float('nan')), covariance, candidates
 
     monkeypatch.setattr(estimator, '_poses', nan_poses)
     outputs = core.process(*frame_messages(factory))

@@ -388,7 +388,8 @@ def _core(model, config: BenchConfig, device: str, args: argparse.Namespace, fac
     estimator = PoseEstimator(
         model, sampler_config_from_params(params), device, seed=seed, head=params.model.head,
         min_points=params.segmentation.min_mask_pixels, min_depth=params.depth.min_depth,
-        max_depth=params.depth.max_depth, precision=params.model.precision)
+        max_depth=params.depth.max_depth, precision=params.model.precision,
+        confidence_check=params.model.pose_confidence)
     return PoseNodeCore(params, estimator, factory)
 
 

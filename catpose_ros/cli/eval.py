@@ -91,6 +91,9 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--cold-check-weight', type=float, default=None,
                         help='tracking: weight of an agreeing cold check in the tracked pose '
                         "(default: the tracker's)")
+    parser.add_argument('--no-pose-confidence', dest='pose_confidence', action='store_false',
+                        help='score each pose by its detection alone, without the agreement '
+                        'of a second sample (NOCS mAP then ranks by detection score only)')
     parser.add_argument('--seed', type=int, default=0,
                         help='seed of scenes, point resampling and the sampler')
     parser.add_argument('--threads', type=int, default=0, help='torch CPU threads (0: keep)')
@@ -126,7 +129,8 @@ def estimator_from_args(args: argparse.Namespace):
     model_path = resolve_checkpoint(args.model, parameter='--model')
     device = resolve_device(args.device)
     estimator = PoseEstimator.from_checkpoint(model_path, device=device, seed=args.seed,
-                                              head=args.head, precision=args.precision)
+                                              head=args.head, precision=args.precision,
+                                              confidence_check=args.pose_confidence)
     sampler = estimator.override_sampler(**sampler_overrides(args))
     return model_path, device, sampler, estimator
 

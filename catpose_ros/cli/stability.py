@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     def estimator():
         """Wrap the loaded network in a fresh, equally seeded estimator: runs start alike."""
         return PoseEstimator(loaded.model, sampler, device, args.seed, head=args.head,
-                             precision=args.precision)
+                             precision=args.precision, confidence_check=args.pose_confidence)
 
     tables = {False: JitterTable(), True: JitterTable()}
     for index in tqdm(range(args.scenes), desc='stability', unit='scene'):

@@ -18,7 +18,9 @@
 Per object: back-project its mask to exactly `num_points` camera-frame points, encode them
 once, sample a pose with the guided diffusion sampler (cold start from noise, or warm start
 from a previous pose when tracking), add the points' centroid back to the translation and
-read the box size from the points in the estimated object frame.
+read the box size from the points in the estimated object frame. Each estimate's score is
+its detection score times its pose confidence (perception/confidence.py): how well an
+independent cold sample from the same features agrees with it.
 """
 
 from dataclasses import dataclass, field, replace
@@ -34,11 +36,13 @@ from catpose_ros.geometry.backprojection import (backproject, depth_to_metres,
 from catpose_ros.geometry.camera import CameraIntrinsics, MAX_DEPTH_M, MIN_DEPTH_M
 from catpose_ros.geometry.rotation import matrix_to_quaternion_xyzw, rotation_6d_to_matrix
 from catpose_ros.geometry.size import estimate_size
+from catpose_ros.geometry.symmetry import handle_visible
 from catpose_ros.geometry.transforms import make_transform
 from catpose_ros.model.checkpoint import CheckpointError, load_checkpoint
 from catpose_ros.model.device import autocast, check_precision
 from catpose_ros.model.pose_sampler import cold_centres, PoseSampler, SamplerConfig
 from catpose_ros.model.posenet import CatPoseNet
+from catpose_ros.perception.confidence import agreement_confidence
 from catpose_ros.perception.instances import Instance
 from catpose_ros.timing import timed
 
@@ -63,7 +67,11 @@ class InvalidCloudError(ValueError):
 
 @dataclass
 class PoseEstimate:
-    """One object's pose (object -> camera, OpenCV optical frame) and metric box size."""
+    """One object's pose (object -> camera, OpenCV optical frame) and metric box size.
+
+    score is detection_score * pose_confidence; pose_confidence is None where none was
+    measured (the regression head, or the estimator's confidence check turned off).
+    """
 
     instance_id: int
     category: str
@@ -74,6 +82,8 @@ class PoseEstimate:
     score: float
     num_points: int                 # valid depth points the object had
     warm_started: bool
+    detection_score: float = 1.0    # the segmenter's score of the object's mask
+    pose_confidence: Optional[float] = None
 
     def pose(self) -> np.ndarray:
         """Return the 4x4 object -> camera transform."""
@@ -105,17 +115,20 @@ class PoseEstimator:
 
     The model is moved to `device` and put in eval mode. `seed` makes point resampling and
     the sampler's noise reproducible. `precision` is the encoder's (fp32, bf16 or fp16; see
-    model.device.autocast); the heads and the sampler always run in float32.
+    model.device.autocast); the heads and the sampler always run in float32. With
+    `confidence_check`, the diffusion head rates every pose by its agreement with one more
+    cold sample per object (K = 1) or with its K candidates (K > 1).
     """
 
     def __init__(self, model: CatPoseNet, sampler_config: Optional[SamplerConfig] = None,
                  device: Union[str, torch.device] = 'cpu', seed: Optional[int] = None,
                  min_points: int = 50, min_depth: float = MIN_DEPTH_M,
                  max_depth: float = MAX_DEPTH_M, head: str = 'diffusion',
-                 precision: str = 'fp32'):
+                 precision: str = 'fp32', confidence_check: bool = True):
         if head not in HEADS:
             raise ValueError('head must be one of %s, got %r' % (HEADS, head))
         self.head, self.precision = head, check_precision(precision)
+        self.confidence_check = bool(confidence_check)
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.sampler_config = sampler_config or SamplerConfig()
@@ -308,10 +321,7 @@ class PoseEstimator:
             _check_init_pose(pose)
         clouds = np.stack([self._fixed_size(p) for p in points])
         num_valid = [len(p) for p in points] if num_valid is None else list(num_valid)
-        # Rows of the sampler's batch: every object, then a cold copy of each warm one.
-        rows = list(range(count))
-        if cold_checks and self.head == 'diffusion':
-            rows += [i for i in range(count) if init_poses[i] is not None]
+        rows, returned_checks = self._sampler_rows(init_poses, cold_checks)
         with torch.inference_mode():
             cloud = torch.as_tensor(clouds, device=self.device)
             centroid = points_centroid(cloud)
@@ -325,7 +335,8 @@ class PoseEstimator:
             warm, init = self._init_vectors(init_poses + [None] * (len(rows) - count),
                                             centroid)
             with timed(timings, 'sample', self._synchronize):
-                poses, covariance = self._poses(features, init, warm)
+                poses, covariance, candidates = self._poses(features, init, warm)
+                confidence = self._confidence(poses, candidates, rows, kinds, clouds)
             rotations = rotation_6d_to_matrix(poses[:, :6]).double().cpu().numpy()
             translations = (poses[:, 6:] + centroid).double().cpu().numpy()
             covariance = None if covariance is None else covariance.double().cpu().numpy()
@@ -337,22 +348,71 @@ class PoseEstimator:
                 size=estimate_size(clouds[i], rotations[row], translations[row],
                                    kinds[i].symmetric_about_y),
                 covariance=None if covariance is None else covariance[row],
-                score=float(scores[i]), num_points=int(num_valid[i]),
-                warm_started=row < count and init_poses[i] is not None)
-                for row, i in enumerate(rows)]
+                score=float(scores[i]) * (1.0 if confidence is None else confidence[i]),
+                num_points=int(num_valid[i]),
+                warm_started=row < count and init_poses[i] is not None,
+                detection_score=float(scores[i]),
+                pose_confidence=None if confidence is None else confidence[i])
+                for row, i in enumerate(rows[:count + returned_checks])]
         return estimates[:count], estimates[count:]
+
+    def _sampler_rows(self, init_poses: Sequence[Optional[np.ndarray]], cold_checks: bool
+                      ) -> Tuple[List[int], int]:
+        """Return the object of each row of the sampler's batch, and how many checks return.
+
+        Rows: every object; a cold copy of each warm one (with cold_checks: the tracker's
+        checks, returned); then, for the confidence at K = 1, a cold copy of each object
+        still without one (not returned).
+        """
+        count = len(init_poses)
+        rows = list(range(count))
+        if self.head != 'diffusion':
+            return rows, 0
+        if cold_checks:
+            rows += [i for i in range(count) if init_poses[i] is not None]
+        returned = len(rows) - count
+        if self.confidence_check and self.sampler_config.num_candidates == 1:
+            checked = set(rows[count:])
+            rows += [i for i in range(count) if i not in checked]
+        return rows, returned
+
+    def _confidence(self, poses: torch.Tensor, candidates: Optional[torch.Tensor],
+                    rows: Sequence[int], kinds: Sequence[Category], clouds: np.ndarray
+                    ) -> Optional[List[float]]:
+        """Return each object's pose confidence, or None where it is not measured.
+
+        At K = 1 an object's check is its cold row after the first `len(kinds)` rows; at
+        K > 1 its checks are its own candidates. A non-finite check gives confidence 0.
+        Checks are compared as the NOCS error compares poses: a mug whose handle does not
+        show in its points (judged along the estimated axis) by its axis alone.
+        """
+        count = len(kinds)
+        if not self.confidence_check or self.head != 'diffusion':
+            return None
+        rotations = rotation_6d_to_matrix(poses[:count, :6])
+        symmetric = torch.tensor([_symmetric_view(kind, clouds[i], rotations[i])
+                                  for i, kind in enumerate(kinds)], device=poses.device)
+        if candidates is not None and candidates.shape[1] > 1:
+            checks = rotation_6d_to_matrix(candidates[:count, :, :6])
+        else:
+            check_row = {i: row for row, i in enumerate(rows) if row >= count}
+            order = torch.tensor([check_row[i] for i in range(count)], device=poses.device)
+            checks = rotation_6d_to_matrix(poses[order, :6])[:, None]
+        confidence = agreement_confidence(rotations, checks, symmetric)
+        # A check that is not finite vouches for nothing.
+        return torch.nan_to_num(confidence, nan=0.0).double().cpu().tolist()
 
     def _poses(self, features: torch.Tensor, init: Optional[torch.Tensor],
                warm: Optional[torch.Tensor]):
-        """Return 9-d poses (translation relative to the centroid) and their covariance.
+        """Return 9-d poses (translation relative to the centroid), covariance, candidates.
 
-        The regression head ignores warm starts and gives no covariance.
+        The regression head ignores warm starts and gives no covariance or candidates.
         """
         if self.head == 'regression':
-            return self.model.regress(features), None
+            return self.model.regress(features), None, None
         samples = self.sampler.sample(self.model.score, features, init, warm, self.generator,
                                       cold_centres(self.model, self.sampler_config, features))
-        return samples.poses, samples.covariance
+        return samples.poses, samples.covariance, samples.candidates
 
     def _fixed_size(self, points: np.ndarray) -> np.ndarray:
         """Validate one cloud and bring it to `num_points` float32 points."""
@@ -378,6 +438,15 @@ class PoseEstimator:
         poses = torch.as_tensor(poses, dtype=centroid.dtype, device=self.device)
         init = torch.cat((poses[:, :3, 0], poses[:, :3, 1], poses[:, :3, 3] - centroid), -1)
         return warm, init
+
+
+def _symmetric_view(kind: Category, cloud: np.ndarray, rotation: torch.Tensor) -> bool:
+    """Whether this view of the object looks the same at every turn about its y axis."""
+    if not kind.symmetric_unless_handle_visible:
+        return kind.symmetric_about_y
+    rotation = rotation.double().cpu().numpy()
+    return bool(np.isfinite(rotation).all()) and kind.is_symmetric(
+        handle_visible(cloud, rotation))
 
 
 def _non_finite(estimate: PoseEstimate) -> Optional[str]:

@@ -69,6 +69,10 @@ class ModelParams:
     uncertainty_candidates: int = _param(
         1, 'Diffusion samples per object (K); K > 1 fills the pose covariance from their '
         'spread, K = 1 is the single-sample inference of the paper.', low=1, high=64, live=True)
+    pose_confidence: bool = _param(
+        True, 'Rate each diffusion pose by its agreement with one more cold sample from the '
+        'same features (one more sampler row per object; the candidates when K > 1) and '
+        'publish the detection score times that confidence; false: the detection score alone.')
     head: str = _param(
         'diffusion', 'Which head gives the pose: diffusion (the method: guided sampling, '
         'warm starts when tracking) or regression (one forward pass, no warm start).',

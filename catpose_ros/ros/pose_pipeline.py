@@ -126,7 +126,8 @@ def load_estimator(params: CatposeParams, share_dir: Optional[str] = None):
         sampler_config_from_params(params), seed=params.model.seed,
         head=params.model.head, min_points=params.segmentation.min_mask_pixels,
         min_depth=params.depth.min_depth,
-        max_depth=params.depth.max_depth, precision=params.model.precision)
+        max_depth=params.depth.max_depth, precision=params.model.precision,
+        confidence_check=params.model.pose_confidence)
     if estimator.num_points != params.model.num_points:
         raise InvalidParameterError(
             'model.num_points is %d but %s was trained with %d points per object'
