@@ -27,6 +27,7 @@ import torch
 from catpose_ros.cli.main import main
 from catpose_ros.data import nocs
 from catpose_ros.data.frame import Frame, ObjectAnnotation
+from catpose_ros.evaluation import report as report_module
 from catpose_ros.evaluation import runner
 from catpose_ros.evaluation.nocs_map import nocs_map
 from catpose_ros.geometry.camera import CameraIntrinsics
@@ -165,6 +166,9 @@ def test_catpose_eval_writes_report_plots_and_official_pickles(tmp_path, capsys)
     assert report['model'] == str(model) and report['settings']['mode'] == 'track'
     assert set(report['per_category']) == {'can', 'laptop'}
     assert (out / 'report.md').read_text().startswith('# catpose eval')
+    bands = report['errors_by_confidence']
+    assert sum(band['objects'] for band in bands.values()) == 6     # every paired object
+    assert 'By pose confidence' in (out / 'report.md').read_text()
     for name in ('accuracy_rotation', 'accuracy_translation', 'histogram_rotation',
                  'histogram_translation'):
         assert (out / (name + '.png')).stat().st_size > 1000
@@ -231,3 +235,16 @@ def test_housecat6d_split_scores_cups_as_mugs(tmp_path, pipeline):
     assert [o.category for o in outcome.objects] == ['mug', 'mug']
     assert outcome.ignored_objects == 2  # the box is no NOCS category
     assert outcome.results[dataset.frames[0].name]['gt_class_ids'].tolist() == [6]
+
+
+def test_errors_by_confidence_band_the_rated_paired_objects():
+    def record(confidence, rotation_deg, paired=True):
+        return runner.ObjectRecord('f', 'mug', True, rotation_deg, 1.0, paired, confidence)
+
+    objects = [record(1.0, 2.0), record(0.96, 30.0), record(0.8, 3.0), record(0.1, 40.0),
+               record(0.1, 4.0), record(None, 1.0), record(0.99, float('inf'), False)]
+    bands = report_module.errors_by_confidence(objects)
+    assert list(bands) == [name for name, _, _ in report_module.CONFIDENCE_BANDS]
+    assert [band['objects'] for band in bands.values()] == [2, 1, 2]
+    assert [band['accuracy_10deg5cm'] for band in bands.values()] == [50.0, 100.0, 50.0]
+    assert report_module.errors_by_confidence([record(None, 1.0)]) == {}

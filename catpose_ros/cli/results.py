@@ -167,6 +167,7 @@ def run(args: argparse.Namespace) -> int:
     """Run every experiment and write OUT/results.md."""
     import torch
 
+    from catpose_ros.evaluation.report import confidence_lines
     from catpose_ros.model.checkpoint import load_checkpoint
     from catpose_ros.model.device import configure_threads, resolve_device
     from catpose_ros.perception.estimator import stored_sampler_config
@@ -205,6 +206,7 @@ def run(args: argparse.Namespace) -> int:
         'detection score is 1, so the default ranks by pose confidence (the agreement of a '
         'second cold sample, `perception/confidence.py`) and the row without it keeps the '
         "official code's order of tied scores; the objects' errors are the same.", '',
+        *confidence_lines(single.get('errors_by_confidence', {})),
         '### Per category (default inference)', '', _per_category(single), '',
         ' '.join('![%s](%s)' % (p.stem, p.relative_to(args.out)) for p in plots), '',
         '## Tracking against cold start (test sequences)', '',

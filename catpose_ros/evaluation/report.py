@@ -18,8 +18,10 @@ report.json: ``mAP`` (NOCS keys 5deg2cm, 5deg5cm, 10deg2cm, 10deg5cm, iou25, iou
 plus iou*_fixed; percent; mean over categories with ground truth), ``mAP_mean_of_six`` (the
 official mean over all six categories), ``per_category`` (same keys and the ground-truth count),
 ``VUS`` and ``VUS_per_category`` (percent), ``errors`` (per-object median errors and the
-fraction of ground-truth objects within each threshold, overall and per category), ``objects``,
-``frames``, ``model``, ``settings``, ``dataset`` and ``latency_ms``.
+fraction of ground-truth objects within each threshold, overall and per category),
+``errors_by_confidence`` (the same for the paired objects in each band of pose confidence,
+so a user can see on their own data whether the published score separates good poses from
+bad), ``objects``, ``frames``, ``model``, ``settings``, ``dataset`` and ``latency_ms``.
 """
 
 import json
@@ -32,6 +34,11 @@ import numpy as np
 from catpose_ros.evaluation.metrics import PoseErrors
 from catpose_ros.evaluation.nocs_map import FIXED_IOU_KEYS, MAP_KEYS, NocsMap, POSE_THRESHOLDS
 from catpose_ros.evaluation.vus import vus_by_category
+
+# Bands of pose confidence (lower bound inclusive, upper exclusive; 1.0 belongs to the top).
+# Two samples within about 0.75 deg of each other score >= 0.95, beyond about 4 deg < 0.75.
+CONFIDENCE_BANDS = (('>= 0.95', 0.95, math.inf), ('0.75-0.95', 0.75, 0.95),
+                    ('< 0.75', -math.inf, 0.75))
 
 
 def _clean(value):
@@ -64,6 +71,15 @@ def error_summary(objects: Sequence) -> Dict[str, float]:
     return summary
 
 
+def errors_by_confidence(objects: Sequence) -> Dict[str, Dict[str, float]]:
+    """Error summary of the paired objects in each confidence band ({} without confidences)."""
+    rated = [o for o in objects if o.paired and o.pose_confidence is not None]
+    if not rated:
+        return {}
+    return {name: error_summary([o for o in rated if low <= o.pose_confidence < high])
+            for name, low, high in CONFIDENCE_BANDS}
+
+
 def build_report(nocs: NocsMap, objects: Sequence, frames: int, model: str,
                  settings: Mapping, dataset: str = '',
                  frame_ms: Optional[Sequence[float]] = None) -> Dict:
@@ -83,6 +99,7 @@ def build_report(nocs: NocsMap, objects: Sequence, frames: int, model: str,
         'errors': dict(error_summary(objects), per_category={
             name: error_summary([o for o in objects if o.category == name])
             for name in categories}),
+        'errors_by_confidence': errors_by_confidence(objects),
         'objects': len(objects),
         'frames': int(frames),
         'model': str(model),
@@ -126,7 +143,17 @@ def markdown_table(report: Mapping) -> str:
             errors['paired'], errors['missed'], _cell(errors['median_rotation_deg']),
             _cell(errors['median_translation_cm']), _cell(errors['accuracy_5deg2cm']),
             _cell(errors['accuracy_10deg5cm'])),
-        ''])
+        '', *confidence_lines(report.get('errors_by_confidence', {}))])
+
+
+def confidence_lines(bands: Mapping) -> List[str]:
+    """One sentence on the objects of each pose-confidence band, or nothing."""
+    if not bands:
+        return []
+    parts = ['%s: %d, within 5deg2cm %s%%, 10deg5cm %s%%' % (
+        name, band['objects'], _cell(band['accuracy_5deg2cm']),
+        _cell(band['accuracy_10deg5cm'])) for name, band in bands.items()]
+    return ['By pose confidence (paired objects): ' + '; '.join(parts), '']
 
 
 def write_plots(out_dir: Path, objects: Sequence) -> List[Path]:

@@ -73,6 +73,7 @@ class ObjectRecord:
     rotation_deg: float = float('inf')
     translation_cm: float = float('inf')
     paired: bool = False
+    pose_confidence: Optional[float] = None     # the paired prediction's, where it has one
 
 
 @dataclass
@@ -237,6 +238,7 @@ def pair_objects(frame: Frame, estimates: Sequence, instances: Sequence, name: s
             record.translation_cm = 100.0 * float(np.linalg.norm(
                 np.asarray(estimate.translation) - np.asarray(obj.translation)))
             record.paired = True
+            record.pose_confidence = getattr(estimate, 'pose_confidence', None)
         records.append(record)
     return records
 
