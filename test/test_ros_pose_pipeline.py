@@ -14,6 +14,7 @@
 
 """PoseNodeCore on real rosbags messages (Humble and Jazzy) with a random-weights model."""
 
+from dataclasses import replace
 import threading
 
 import numpy as np
@@ -83,6 +84,26 @@ def test_tf_children_are_stable_and_warm_started_after_the_first_frame(estimator
     assert names[0] == names[1] == names[2]
     assert names[0] == ['catpose/bowl_2', 'catpose/mug_1']
     assert calls == [[], [1, 2], [1, 2]]
+
+
+def test_tf_carries_only_objects_whose_score_reaches_the_limit(estimator, factory):
+    class Scored:
+        """The real estimator with fixed scores: the mug sure, the bowl not."""
+
+        def estimate_from_clouds(self, *args, **kwargs):
+            result = estimator.estimate_from_clouds(*args, **kwargs)
+            result.estimates = [replace(e, score=0.9 if e.category == 'mug' else 0.3)
+                                for e in result.estimates]
+            return result
+
+    core = PoseNodeCore(CatposeParams.from_dict(dict(FAST_PARAMS, **{
+        'output.tf_min_score': 0.5})), Scored(), factory)
+    outputs = core.process(*frame_messages(factory))
+    assert child_frames(outputs) == ['catpose/mug_1']
+    scores = {p.category: p.score for p in conv.detection3d_array_to_poses(outputs.detections)}
+    assert scores == pytest.approx({'mug': 0.9, 'bowl': 0.3})
+    assert len(outputs.markers.markers) == len(make_core(
+        estimator, factory).process(*frame_messages(factory)).markers.markers)
 
 
 def test_estimate_mode_never_warm_starts_but_keeps_ids(estimator, factory):

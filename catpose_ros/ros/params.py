@@ -233,6 +233,11 @@ class OutputParams:
     publish_tf: bool = _param(True, 'Broadcast one TF frame per tracked object.', live=True)
     tf_prefix: str = _param('catpose/', 'TF child frames are <tf_prefix><category>_<id>.',
                             live=True)
+    tf_min_score: float = _param(
+        0.0, 'Broadcast TF only for objects whose score (detection score times pose '
+        'confidence) reaches this, so a TF consumer sees no pose the model is unsure of; '
+        '~/detections and ~/markers carry every object with its score.', low=0.0, high=1.0,
+        live=True)
     publish_markers: bool = _param(True, 'Publish ~/markers (boxes, axes, labels).',
                                    live=True)
     publish_debug_cloud: bool = _param(

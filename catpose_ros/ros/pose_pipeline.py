@@ -363,8 +363,9 @@ class PoseNodeCore:
         out_header = conv.copy_header(factory, header)
         outputs.detections = conv.poses_to_detection3d_array(factory, outputs.objects,
                                                              out_header)
-        if output.publish_tf and outputs.objects:
-            outputs.tf = conv.poses_to_tf_message(factory, outputs.objects, out_header,
+        confident = [obj for obj in outputs.objects if obj.score >= output.tf_min_score]
+        if output.publish_tf and confident:
+            outputs.tf = conv.poses_to_tf_message(factory, confident, out_header,
                                                   output.tf_prefix)
         if output.publish_markers:
             outputs.markers = self.marker_book.markers(factory, outputs.objects, out_header)
