@@ -23,8 +23,9 @@ estimates by how likely they are to be right: on the validation split the estima
 agree best are the accurate ones far more often than a random order would have them.
 
 confidence = 0.5 ** (mean disagreement in degrees / HALF_CONFIDENCE_DEG): 1 for samples that
-coincide, one half at 10 degrees. Bodies of revolution (bottle, bowl, can) compare only their
-symmetry axes, as the NOCS error does; every other category compares whole rotations.
+coincide, one half at 10 degrees. Views that look the same at every turn about the y axis
+compare only their axes, as the NOCS error does (the estimator marks bodies of revolution
+and mugs whose handle does not show); every other view compares whole rotations.
 """
 
 import torch
@@ -39,7 +40,7 @@ def agreement_confidence(rotations: torch.Tensor, checks: torch.Tensor,
                          symmetric: torch.Tensor) -> torch.Tensor:
     """Return confidences [B] in (0, 1] of rotations [B, 3, 3] given checks [B, M, 3, 3].
 
-    symmetric [B] (bool) marks bodies of revolution, whose turn about y is not compared.
+    symmetric [B] (bool) marks views whose turn about y is not compared.
     """
     if checks.dim() != 4 or checks.shape[0] != rotations.shape[0] or checks.shape[1] == 0:
         raise ValueError('checks must be [B, M >= 1, 3, 3] for rotations [B, 3, 3], got %s '

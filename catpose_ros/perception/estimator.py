@@ -336,8 +336,10 @@ class PoseEstimator:
                                             centroid)
             with timed(timings, 'sample', self._synchronize):
                 poses, covariance, candidates = self._poses(features, init, warm)
-                confidence = self._confidence(poses, candidates, rows, kinds, clouds)
-            rotations = rotation_6d_to_matrix(poses[:, :6]).double().cpu().numpy()
+                row_rotations = rotation_6d_to_matrix(poses[:, :6])
+                rotations = row_rotations.double().cpu().numpy()
+                confidence = self._confidence(row_rotations, rotations, candidates, rows,
+                                              kinds, clouds)
             translations = (poses[:, 6:] + centroid).double().cpu().numpy()
             covariance = None if covariance is None else covariance.double().cpu().numpy()
         with timed(timings, 'size'), np.errstate(invalid='ignore', over='ignore'):
@@ -376,11 +378,12 @@ class PoseEstimator:
             rows += [i for i in range(count) if i not in checked]
         return rows, returned
 
-    def _confidence(self, poses: torch.Tensor, candidates: Optional[torch.Tensor],
-                    rows: Sequence[int], kinds: Sequence[Category], clouds: np.ndarray
-                    ) -> Optional[List[float]]:
+    def _confidence(self, row_rotations: torch.Tensor, host_rotations: np.ndarray,
+                    candidates: Optional[torch.Tensor], rows: Sequence[int],
+                    kinds: Sequence[Category], clouds: np.ndarray) -> Optional[List[float]]:
         """Return each object's pose confidence, or None where it is not measured.
 
+        row_rotations [R, 3, 3] are the sampler's rows (host_rotations the same on the host).
         At K = 1 an object's check is its cold row after the first `len(kinds)` rows; at
         K > 1 its checks are its own candidates. A non-finite check gives confidence 0.
         Checks are compared as the NOCS error compares poses: a mug whose handle does not
@@ -389,16 +392,16 @@ class PoseEstimator:
         count = len(kinds)
         if not self.confidence_check or self.head != 'diffusion':
             return None
-        rotations = rotation_6d_to_matrix(poses[:count, :6])
-        symmetric = torch.tensor([_symmetric_view(kind, clouds[i], rotations[i])
-                                  for i, kind in enumerate(kinds)], device=poses.device)
+        device = row_rotations.device
+        symmetric = torch.tensor([_symmetric_view(kind, clouds[i], host_rotations[i])
+                                  for i, kind in enumerate(kinds)], device=device)
         if candidates is not None and candidates.shape[1] > 1:
             checks = rotation_6d_to_matrix(candidates[:count, :, :6])
         else:
             check_row = {i: row for row, i in enumerate(rows) if row >= count}
-            order = torch.tensor([check_row[i] for i in range(count)], device=poses.device)
-            checks = rotation_6d_to_matrix(poses[order, :6])[:, None]
-        confidence = agreement_confidence(rotations, checks, symmetric)
+            order = torch.tensor([check_row[i] for i in range(count)], device=device)
+            checks = row_rotations[order][:, None]
+        confidence = agreement_confidence(row_rotations[:count], checks, symmetric)
         # A check that is not finite vouches for nothing.
         return torch.nan_to_num(confidence, nan=0.0).double().cpu().tolist()
 
@@ -440,11 +443,10 @@ class PoseEstimator:
         return warm, init
 
 
-def _symmetric_view(kind: Category, cloud: np.ndarray, rotation: torch.Tensor) -> bool:
+def _symmetric_view(kind: Category, cloud: np.ndarray, rotation: np.ndarray) -> bool:
     """Whether this view of the object looks the same at every turn about its y axis."""
     if not kind.symmetric_unless_handle_visible:
         return kind.symmetric_about_y
-    rotation = rotation.double().cpu().numpy()
     return bool(np.isfinite(rotation).all()) and kind.is_symmetric(
         handle_visible(cloud, rotation))
 
