@@ -380,16 +380,11 @@ def _core(model, config: BenchConfig, device: str, args: argparse.Namespace, fac
     """Build a pose node core for a configuration around an already loaded model."""
     from catpose_ros.perception.estimator import PoseEstimator
     from catpose_ros.ros.params import CatposeParams
-    from catpose_ros.ros.pose_pipeline import PoseNodeCore, sampler_config_from_params
+    from catpose_ros.ros.pose_pipeline import estimator_options, PoseNodeCore
 
-    seed = args.seed
     params = CatposeParams.from_dict(dict(config.params(), **{
-        'model.seed': seed, 'sampler.cuda_graph': bool(args.cuda_graph)}))
-    estimator = PoseEstimator(
-        model, sampler_config_from_params(params), device, seed=seed, head=params.model.head,
-        min_points=params.segmentation.min_mask_pixels, min_depth=params.depth.min_depth,
-        max_depth=params.depth.max_depth, precision=params.model.precision,
-        confidence_check=params.model.pose_confidence)
+        'model.seed': args.seed, 'sampler.cuda_graph': bool(args.cuda_graph)}))
+    estimator = PoseEstimator(model, device=device, **estimator_options(params))
     return PoseNodeCore(params, estimator, factory)
 
 

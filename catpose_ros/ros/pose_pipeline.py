@@ -112,6 +112,15 @@ def tracking_config_from_params(params: CatposeParams):
         min_points=params.segmentation.min_mask_pixels)
 
 
+def estimator_options(params: CatposeParams) -> Dict[str, Any]:
+    """Return the PoseEstimator keyword arguments the parameters set (model and device aside)."""
+    return {'sampler_config': sampler_config_from_params(params), 'seed': params.model.seed,
+            'head': params.model.head, 'min_points': params.segmentation.min_mask_pixels,
+            'min_depth': params.depth.min_depth, 'max_depth': params.depth.max_depth,
+            'precision': params.model.precision,
+            'confidence_check': params.model.pose_confidence}
+
+
 def load_estimator(params: CatposeParams, share_dir: Optional[str] = None):
     """Load the pose estimator the parameters name.
 
@@ -122,12 +131,7 @@ def load_estimator(params: CatposeParams, share_dir: Optional[str] = None):
     configure_threads(params.model.cpu_threads)
     checkpoint = resolve_checkpoint(params.model.checkpoint, share_dir)
     estimator = PoseEstimator.from_checkpoint(
-        str(checkpoint), resolve_device(params.model.device),
-        sampler_config_from_params(params), seed=params.model.seed,
-        head=params.model.head, min_points=params.segmentation.min_mask_pixels,
-        min_depth=params.depth.min_depth,
-        max_depth=params.depth.max_depth, precision=params.model.precision,
-        confidence_check=params.model.pose_confidence)
+        str(checkpoint), resolve_device(params.model.device), **estimator_options(params))
     if estimator.num_points != params.model.num_points:
         raise InvalidParameterError(
             'model.num_points is %d but %s was trained with %d points per object'
